@@ -1,0 +1,1 @@
+# FlowringBpf.cmake - owned by the Bpf area; filled in as that area lands.

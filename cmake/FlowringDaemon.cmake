@@ -1,0 +1,1 @@
+# FlowringDaemon.cmake - owned by the Daemon area; filled in as that area lands.

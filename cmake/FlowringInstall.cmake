@@ -1,0 +1,1 @@
+# FlowringInstall.cmake - owned by the Install area; filled in as that area lands.
