@@ -1,0 +1,24 @@
+# FlowringProducer.cmake - flowringd (producer/daemon*.c, producer/flowringd.c), the flowring CLI and
+# their end-to-end tests. Needs every other area; built only with the BPF side (FR_BUILD_BPF).
+if(NOT FR_BUILD_BPF)
+  return()
+endif()
+
+add_library(fr_daemon STATIC producer/daemon.c producer/daemon_ctl.c)
+target_link_libraries(fr_daemon PUBLIC fr_tracer fr_state fr_rings fr_config fr_control fr_nat fr_loop fr_common)
+fr_strict_target(fr_daemon)
+
+add_executable(flowringd producer/flowringd.c)
+target_link_libraries(flowringd fr_daemon)
+fr_strict_target(flowringd)
+install(TARGETS flowringd RUNTIME DESTINATION sbin)
+
+# End-to-end: real traffic through a real flowringd (root; skips with a reason otherwise).
+add_library(fr_e2e_util STATIC tests/e2e_util.c)
+target_link_libraries(fr_e2e_util PUBLIC fr_control flowring_consumer fr_common)
+fr_strict_target(fr_e2e_util)
+
+add_executable(test_flowringd_e2e tests/test_flowringd_e2e.c)
+target_link_libraries(test_flowringd_e2e fr_e2e_util PkgConfig::CMOCKA)
+fr_strict_target(test_flowringd_e2e)
+fr_add_test(test_flowringd_e2e LABELS root TIMEOUT 300 COMMAND test_flowringd_e2e $<TARGET_FILE:flowringd>)

@@ -1,0 +1,568 @@
+/* daemon.c - flowringd's lifecycle, ingest pipeline, timers and telemetry (see daemon.h). */
+#include "daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control_server.h"
+#include "filter.h"
+#include "log.h"
+#include "loop.h"
+#include "nat.h"
+#include "portmap.h"
+#include "region.h"
+#include "state.h"
+#include "telemetry.h"
+#include "tracer.h"
+
+#define FR_DRAIN_INTERVAL_NS (2ull * 1000000ull)      /* ring buffer records are submitted without wakeups */
+#define FR_HEARTBEAT_INTERVAL_NS (100ull * 1000000ull) /* = FR_REGION_DEFAULT_HEARTBEAT_MS */
+#define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
+#define FR_PORTMAP_INTERVAL_NS (2000ull * 1000000ull)
+#define FR_TM_UNSET UINT64_MAX
+
+void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
+{
+	struct fr_daemon *d = ctx;
+	struct fr_conn c = *closed;
+
+	d->conns_closed++;
+	if (fr_filter_apply_sp(d->filter, &c))
+		return;
+	fr_portmap_classify_sp(d->pm, &c);
+	if (d->nat) {
+		fr_nat_lookup(d->nat, &c);
+		fr_nat_conn_closed(d->nat, &c);
+	}
+	/* a connect that never established is an event, not a connection: clients' state skips it */
+	if (!(c.flags & FR_CONN_F_FAILED_CONNECT))
+		fr_state_store_closed_sp(d->state, &c);
+	fr_events_publish_sp(&d->events, &c);
+}
+
+static int fr_daemon_drain(struct fr_daemon *d)
+{
+	int n = fr_tracer_consume(d->tracer);
+
+	if (n < 0) {
+		fr_err("ring buffer drain failed: %s", strerror(-n));
+		return n;
+	}
+	fr_events_flush_sp(&d->events);
+	return 0;
+}
+
+static int fr_daemon_on_ringbuf(void *ctx, uint32_t revents)
+{
+	(void)revents;
+	return fr_daemon_drain(ctx);
+}
+
+static int fr_daemon_on_drain_timer(void *ctx, uint32_t revents)
+{
+	(void)revents;
+	return fr_daemon_drain(ctx);
+}
+
+static int fr_daemon_on_ctl(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+
+	(void)revents;
+	return fr_ctl_server_dispatch(d->ctl);
+}
+
+static int fr_daemon_on_nat(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+	int rc;
+
+	(void)revents;
+	rc = fr_nat_on_readable(d->nat);
+	if (rc < 0) {
+		/* losing conntrack costs NAT enrichment, not tracing: keep running and say so */
+		fr_err("conntrack socket failed (%s): NAT translation stops", strerror(-rc));
+		fr_loop_remove(d->loop, d->nat_src);
+		d->nat_src = NULL;
+	}
+	return 0;
+}
+
+/* ---- telemetry ---- */
+
+static void fr_daemon_register_prog_telemetry(struct fr_daemon *d)
+{
+	struct fr_tracer_prog_stat ps[16];
+	char name[FR_TELEMETRY_NAME_LEN];
+	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
+
+	for (int i = 0; i < n && i < 16; i++) {
+		snprintf(name, sizeof(name), "bpf_prog_run_cnt:%.30s", ps[i].name);
+		d->prog_tm_runs[i] = fr_telemetry_register(&d->events.telemetry, name);
+		snprintf(name, sizeof(name), "bpf_prog_run_time_ns:%.30s", ps[i].name);
+		d->prog_tm_ns[i] = fr_telemetry_register(&d->events.telemetry, name);
+	}
+	d->n_prog_tm = n > 0 ? (n < 16 ? n : 16) : 0;
+}
+
+static void fr_daemon_update_telemetry(struct fr_daemon *d)
+{
+	struct fr_telemetry *t = &d->events.telemetry;
+	struct fr_tracer_prog_stat ps[16];
+	struct fr_state_stats ss;
+	uint64_t tm[FR_TM__COUNT];
+	static const enum fr_telemetry_id ctl_ids[] = {FR_TM_CTL_REQUESTS, FR_TM_CTL_REFUSED_CRED, FR_TM_CTL_MALFORMED,
+						       FR_TM_CTL_OVERSIZED, FR_TM_CTL_FLOOD_REFUSED};
+	static const enum fr_telemetry_id nat_ids[] = {
+		FR_TM_CONNTRACK_REGISTERS, FR_TM_CONNTRACK_REGISTERS_DROPPED, FR_TM_CONNTRACK_ENTRIES,
+		FR_TM_CONNTRACK_OVERRUNS,  FR_TM_CONNTRACK_RESYNCS,           FR_TM_CONNTRACK_TRANSLATED};
+
+	/* each module fills the entries it owns; EVENTS_PUBLISHED belongs to the events ring itself */
+	for (unsigned i = 0; i < FR_TM__COUNT; i++)
+		tm[i] = FR_TM_UNSET;
+	fr_tracer_read_telemetry(d->tracer, tm);
+	if (fr_state_stats_mc(d->state, &ss, NULL, NULL) == 0)
+		fr_state_stats_to_telemetry(&ss, tm);
+	fr_portmap_to_telemetry(d->pm, tm);
+	for (unsigned i = 0; i < sizeof(ctl_ids) / sizeof(ctl_ids[0]); i++)
+		tm[ctl_ids[i]] = fr_ctl_server_counter(d->ctl, ctl_ids[i]);
+	for (unsigned i = 0; d->nat && i < sizeof(nat_ids) / sizeof(nat_ids[0]); i++)
+		tm[nat_ids[i]] = fr_nat_counter(d->nat, nat_ids[i]);
+	tm[FR_TM_CONNS_CLOSED] = d->conns_closed;
+	tm[FR_TM_INGEST_FILTERED] = d->filtered_before + fr_filter_excluded_mc(d->filter);
+	tm[FR_TM_SNAPSHOTS_PUBLISHED] = d->snapshots_published;
+	tm[FR_TM_SNAPSHOT_RECORDS] = d->snapshot_records;
+	tm[FR_TM_SNAPSHOT_FAILED] = d->snapshot_failed;
+	uint64_t regrows = 0;
+	for (uint32_t i = 0; i < d->cfg->max_clients; i++)
+		if (d->clients[i].used)
+			regrows += d->clients[i].w.regrows;
+	/* regrows of removed clients are kept in snapshot_regrows_retired */
+	tm[FR_TM_SNAPSHOT_REGROWS] = regrows + d->snapshot_regrows_retired;
+	for (unsigned i = 0; i < FR_TM__COUNT; i++)
+		if (tm[i] != FR_TM_UNSET && i != FR_TM_EVENTS_PUBLISHED)
+			fr_telemetry_set(t, i, tm[i]);
+
+	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
+	for (int i = 0; i < n && i < d->n_prog_tm; i++) {
+		if (d->prog_tm_runs[i] >= 0)
+			fr_telemetry_set(t, (uint32_t)d->prog_tm_runs[i], ps[i].run_cnt);
+		if (d->prog_tm_ns[i] >= 0)
+			fr_telemetry_set(t, (uint32_t)d->prog_tm_ns[i], ps[i].run_time_ns);
+	}
+}
+
+static int fr_daemon_on_heartbeat(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+	uint64_t now = fr_now_ns();
+
+	(void)revents;
+	fr_events_heartbeat_sp(&d->events, now);
+	for (uint32_t i = 0; i < d->cfg->max_clients; i++)
+		if (d->clients[i].used)
+			fr_snapshot_heartbeat_sp(&d->clients[i].w, now);
+	fr_daemon_update_telemetry(d);
+	return 0;
+}
+
+static int fr_daemon_on_expiry(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+	uint64_t now = fr_now_ns();
+
+	(void)revents;
+	if (fr_state_expire_sp(d->state, now) > 0)
+		fr_daemon_reap_clients(d);
+	int n = fr_tracer_expire_udp_idle(d->tracer, now);
+	if (n < 0)
+		fr_warn("UDP idle expiry failed: %s", strerror(-n));
+	fr_events_flush_sp(&d->events);
+	fr_state_reclaim_sp(d->state);
+	return 0;
+}
+
+static int fr_daemon_on_publish(void *ctx, uint32_t revents)
+{
+	(void)revents;
+	fr_daemon_publish_all(ctx);
+	return 0;
+}
+
+/* ---- port map: one proc root per network namespace, refreshed on a timer ---- */
+
+static uint32_t fr_netns_of(const char *proc_pid_dir)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/ns/net", proc_pid_dir);
+	if (stat(path, &st) != 0)
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+static void fr_daemon_load_host_addrs(struct fr_daemon *d, uint32_t netns)
+{
+	struct fr_host_addr addrs[64];
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) != 0)
+		return;
+	for (i = ifa; i && n < 64; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			addrs[n].family = FR_CONN_V4;
+			memset(addrs[n].addr, 0, 16);
+			memcpy(addrs[n].addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+			n++;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			addrs[n].family = FR_CONN_V6;
+			memcpy(addrs[n].addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+			n++;
+		}
+	}
+	freeifaddrs(ifa);
+	fr_portmap_set_host_addrs_sp(d->pm, netns, addrs, n);
+}
+
+/* Load the listening ports of every network namespace that has a process (first pid wins). */
+static void fr_daemon_refresh_portmap(struct fr_daemon *d)
+{
+	uint32_t seen[256];
+	size_t nseen = 0;
+	struct dirent *de;
+	char dir[64];
+	DIR *p = opendir("/proc");
+
+	if (!p)
+		return;
+	while ((de = readdir(p)) && nseen < 256) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%.20s", de->d_name);
+		uint32_t ns = fr_netns_of(dir);
+		size_t k;
+		if (!ns)
+			continue;
+		for (k = 0; k < nseen && seen[k] != ns; k++)
+			;
+		if (k < nseen)
+			continue;
+		seen[nseen++] = ns;
+		/* a process may exit between readdir and the load: that namespace waits for the next pass */
+		if (fr_portmap_load_sp(d->pm, ns, dir) < 0)
+			fr_dbg("port map: %s vanished", dir);
+	}
+	closedir(p);
+}
+
+static int fr_daemon_on_portmap(void *ctx, uint32_t revents)
+{
+	(void)revents;
+	fr_daemon_refresh_portmap(ctx);
+	return 0;
+}
+
+/* ---- signals ---- */
+
+static int fr_daemon_build_filter(struct fr_config *cfg, struct fr_filter **out)
+{
+	char err[256];
+	struct fr_filter *f = fr_filter_new();
+	int rc = 0;
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->exclude_src.n && !rc; i++)
+		rc = fr_filter_parse(f, FR_FILTER_SRC, cfg->exclude_src.items[i], err, sizeof(err));
+	for (size_t i = 0; i < cfg->exclude_dst.n && !rc; i++)
+		rc = fr_filter_parse(f, FR_FILTER_DST, cfg->exclude_dst.items[i], err, sizeof(err));
+	if (rc) {
+		fr_err("filters: %s", err);
+		fr_filter_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+static void fr_daemon_reload(struct fr_daemon *d)
+{
+	struct fr_filter *f;
+	char err[256];
+	int rc = fr_config_reload_filters(d->cfg, err, sizeof(err));
+
+	if (rc) {
+		fr_err("SIGHUP: configuration not reloaded: %s", err);
+		return;
+	}
+	if (fr_daemon_build_filter(d->cfg, &f) != 0) {
+		fr_err("SIGHUP: filters not reloaded, the previous ones stay");
+		return;
+	}
+	/* the filter is only used on this thread: swap it, carrying the exclusion count over via telemetry */
+	d->filtered_before += fr_filter_excluded_mc(d->filter);
+	fr_filter_free(d->filter);
+	d->filter = f;
+	fr_info("SIGHUP: filters reloaded (%zu source, %zu destination entries)", fr_filter_count(f, FR_FILTER_SRC),
+		fr_filter_count(f, FR_FILTER_DST));
+}
+
+static int fr_daemon_on_signal(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			fr_daemon_reload(d);
+		} else {
+			fr_info("signal %u: stopping", si.ssi_signo);
+			fr_loop_stop(d->loop);
+		}
+	}
+	return 0;
+}
+
+static int fr_daemon_open_signals(struct fr_daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return d->sigfd < 0 ? -errno : 0;
+}
+
+/* ---- lifecycle ---- */
+
+/* A live producer already publishes this instance: refuse, naming it. */
+static int fr_daemon_check_instance(const struct fr_config *cfg)
+{
+	char path[512];
+	struct fr_region_header h;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/flowring.%s.events", cfg->shm_dir, cfg->instance);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || h.magic != FR_REGION_MAGIC || h.state != FR_STATE_READY)
+		return 0;
+	if (h.producer_pid && (pid_t)h.producer_pid != getpid() && kill((pid_t)h.producer_pid, 0) == 0) {
+		fr_err("instance '%s' is already published by a running producer, pid %u (%s)", cfg->instance,
+		       h.producer_pid, path);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+static int fr_daemon_open_components(struct fr_daemon *d)
+{
+	struct fr_config *cfg = d->cfg;
+	struct fr_state_config sc = {
+		.max_closed = cfg->max_closed,
+		.max_tracked = cfg->max_tracked,
+		.max_clients = cfg->max_clients,
+		.client_expiry_ns = cfg->client_expiry_ms * 1000000ull,
+	};
+	int rc;
+
+	d->state = fr_state_new_sp(&sc);
+	if (!d->state) {
+		fr_err("state: %s", strerror(errno));
+		return -errno;
+	}
+	rc = fr_daemon_build_filter(cfg, &d->filter);
+	if (rc)
+		return rc;
+	d->pm = fr_portmap_new();
+	if (!d->pm)
+		return -ENOMEM;
+	fr_daemon_refresh_portmap(d);
+	fr_daemon_load_host_addrs(d, fr_netns_of("/proc/self"));
+	if (!cfg->no_conntrack) {
+		struct fr_nat_opts no = {0};
+		d->nat = fr_nat_open(&no);
+		if (!d->nat) {
+			/* NAT is an enrichment: without conntrack the daemon still traces, and says so */
+			fr_warn("conntrack unavailable (%s): running without NAT translation (--no-conntrack hides this)",
+				strerror(errno));
+		}
+	}
+	return 0;
+}
+
+static int fr_daemon_open_tracer(struct fr_daemon *d)
+{
+	struct fr_tracer_opts to;
+	int rc;
+
+	fr_tracer_opts_init(&to);
+	to.udp = !d->cfg->no_udp;
+	to.udp_idle_timeout_ns = d->cfg->udp_idle_timeout_ms * 1000000ull;
+	if (d->cfg->ringbuf_size)
+		to.ringbuf_bytes = (uint32_t)d->cfg->ringbuf_size;
+	to.on_closed = fr_daemon_ingest;
+	to.ctx = d;
+	rc = fr_tracer_open(&to, &d->tracer);
+	if (rc)
+		return rc;
+	fr_daemon_register_prog_telemetry(d);
+	return 0;
+}
+
+static int fr_daemon_bind_loop(struct fr_daemon *d)
+{
+	struct fr_loop_src *src;
+	int rc = 0;
+
+	rc = rc ? rc : fr_loop_add_fd(d->loop, d->sigfd, POLLIN, fr_daemon_on_signal, d, NULL);
+	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_tracer_epoll_fd(d->tracer), POLLIN, fr_daemon_on_ringbuf, d, NULL);
+	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_ctl_server_fd(d->ctl), POLLIN, fr_daemon_on_ctl, d, NULL);
+	if (d->nat && fr_nat_fd(d->nat) >= 0)
+		rc = rc ? rc : fr_loop_add_fd(d->loop, fr_nat_fd(d->nat), POLLIN, fr_daemon_on_nat, d, &d->nat_src);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_DRAIN_INTERVAL_NS, fr_daemon_on_drain_timer, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_HEARTBEAT_INTERVAL_NS, fr_daemon_on_heartbeat, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_EXPIRY_INTERVAL_NS, fr_daemon_on_expiry, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_PORTMAP_INTERVAL_NS, fr_daemon_on_portmap, d, NULL);
+	if (d->cfg->publish_interval_ms)
+		rc = rc ? rc
+			: fr_loop_add_timer(d->loop, d->cfg->publish_interval_ms * 1000000ull, fr_daemon_on_publish, d,
+					    &src);
+	if (rc)
+		fr_err("event loop: %s", strerror(-rc));
+	return rc;
+}
+
+int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg)
+{
+	struct fr_events_params ep = {0};
+	struct fr_ctl_server_opts co = {0};
+	struct fr_ctl_handler h;
+	char err[256] = "";
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->sigfd = -1;
+	d->start_ns = fr_now_ns();
+	d->clients = calloc(cfg->max_clients ? cfg->max_clients : 1, sizeof(*d->clients));
+	if (!d->clients)
+		return -ENOMEM;
+	rc = fr_daemon_open_signals(d);
+	if (rc) {
+		fr_err("signals: %s", strerror(-rc));
+		goto fail;
+	}
+	d->loop = fr_loop_new(256);
+	if (!d->loop) {
+		rc = -errno;
+		goto fail;
+	}
+	/* the control socket's lock is the instance lock: a second daemon stops here, naming the holder */
+	co.path = cfg->control_path;
+	co.group_set = cfg->group_set;
+	co.group = cfg->group;
+	fr_daemon_ctl_handler(d, &h);
+	d->ctl = fr_ctl_server_open(&co, &h, err, sizeof(err));
+	if (!d->ctl) {
+		rc = -errno;
+		fr_err("control socket: %s", err);
+		goto fail;
+	}
+	rc = fr_daemon_check_instance(cfg);
+	if (rc)
+		goto fail;
+	if (fr_region_cleanup_stale(cfg->shm_dir, cfg->instance) > 0)
+		fr_info("removed regions left behind by a dead producer of instance '%s'", cfg->instance);
+	rc = fr_daemon_open_components(d);
+	if (rc)
+		goto fail;
+	ep.shm_dir = cfg->shm_dir;
+	ep.instance = cfg->instance;
+	ep.gid = cfg->group_set ? cfg->group : (gid_t)-1;
+	rc = fr_events_create(&d->events, &ep);
+	if (rc)
+		goto fail;
+	d->events_open = true;
+	rc = fr_daemon_open_tracer(d);
+	if (rc)
+		goto fail;
+	rc = fr_daemon_bind_loop(d);
+	if (rc)
+		goto fail;
+	/* loading BPF took seconds since the region was published: readers must not see us as stale */
+	fr_daemon_on_heartbeat(d, 0);
+	fr_info("flowringd: instance '%s', events %s/flowring.%s.events, control %s", cfg->instance, cfg->shm_dir,
+		cfg->instance, cfg->control_path);
+	return 0;
+fail:
+	fr_daemon_close(d);
+	return rc;
+}
+
+int fr_daemon_run(struct fr_daemon *d)
+{
+	int rc = fr_loop_run(d->loop);
+
+	/* whatever the kernel submitted before the stop still reaches the rings */
+	if (d->tracer && d->events_open)
+		fr_daemon_drain(d);
+	return rc;
+}
+
+void fr_daemon_close(struct fr_daemon *d)
+{
+	/* tracer first: no more callbacks into the pipeline once it is gone */
+	fr_tracer_close(d->tracer);
+	d->tracer = NULL;
+	for (uint32_t i = 0; d->clients && i < d->cfg->max_clients; i++)
+		if (d->clients[i].used)
+			fr_daemon_retire_client(d, &d->clients[i]);
+	if (d->events_open)
+		fr_events_retire(&d->events);
+	d->events_open = false;
+	fr_ctl_server_close(d->ctl);
+	d->ctl = NULL;
+	fr_loop_free(d->loop);
+	d->loop = NULL;
+	fr_nat_close(d->nat);
+	d->nat = NULL;
+	fr_portmap_free(d->pm);
+	d->pm = NULL;
+	fr_filter_free(d->filter);
+	d->filter = NULL;
+	fr_state_free_sp(d->state);
+	d->state = NULL;
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	d->sigfd = -1;
+	free(d->active);
+	d->active = NULL;
+	free(d->clients);
+	d->clients = NULL;
+}

@@ -1,0 +1,91 @@
+/* daemon.h - flowringd: the pieces tied into one producer (DESIGN §1).
+ *
+ *   tracer (BPF ring buffer) -> filter -> direction / intra-host (port map) -> NAT -> state -> events ring
+ *   control socket: register / unregister / snapshot / stats / clients / dump
+ *   timers: drain, heartbeat + telemetry, client expiry + UDP idle expiry, port map refresh, publish
+ *
+ * Everything runs on one thread, the event loop's (producer/loop.h): it is the single writer of the
+ * state, the rings and the telemetry block. Nothing on it waits for a consumer: the rings never block,
+ * the control socket is non-blocking, snapshots are written into shared memory as they are read.
+ */
+#ifndef FR_DAEMON_H
+#define FR_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <flowring/record.h>
+
+#include "config.h"
+#include "events_ring.h"
+#include "snapshot_ring.h"
+
+struct fr_loop;
+struct fr_loop_src;
+struct fr_tracer;
+struct fr_state;
+struct fr_filter;
+struct fr_portmap;
+struct fr_nat;
+struct fr_ctl_server;
+
+/* A registered client's snapshot region. */
+struct fr_daemon_client {
+	bool used;
+	char id[FR_NAME_MAX];
+	struct fr_snapshot_writer w;
+};
+
+struct fr_daemon {
+	struct fr_config *cfg;
+	struct fr_loop *loop;
+	struct fr_tracer *tracer;
+	struct fr_state *state;
+	struct fr_filter *filter;
+	struct fr_portmap *pm;
+	struct fr_nat *nat;
+	struct fr_ctl_server *ctl;
+	struct fr_loop_src *nat_src;
+	struct fr_events_writer events;
+	bool events_open;
+	struct fr_daemon_client *clients; /* cfg->max_clients entries */
+	int sigfd;
+	uint64_t start_ns;
+	/* scratch for snapshots: the enriched active connections */
+	struct fr_conn *active;
+	size_t n_active, cap_active;
+	bool collect_failed;
+	/* counters this module owns (telemetry) */
+	uint64_t conns_closed;
+	uint64_t snapshots_published, snapshot_records, snapshot_failed;
+	uint64_t snapshot_regrows_retired; /* regrows of clients since removed */
+	uint64_t filtered_before;          /* exclusions counted by filters replaced on SIGHUP */
+	/* telemetry ids registered at run time for per-program bpf_stats */
+	int prog_tm_runs[16], prog_tm_ns[16];
+	int n_prog_tm;
+	int exit_code;
+};
+
+/* Build every component from cfg and bind the loop's sources. Returns 0 or -errno (logged, naming
+ * what failed). On failure everything already made is undone. */
+int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg);
+
+/* Run until SIGTERM/SIGINT (0) or a fatal error (-errno). */
+int fr_daemon_run(struct fr_daemon *d);
+
+/* Retire the regions, detach BPF, remove the control socket: nothing left behind. */
+void fr_daemon_close(struct fr_daemon *d);
+
+/* One closed connection through the pipeline (the tracer's callback; exposed for the benches). */
+void fr_daemon_ingest(void *ctx, const struct fr_conn *closed);
+
+/* The control socket's request handlers and snapshot publishing (daemon_ctl.c). */
+struct fr_ctl_handler;
+void fr_daemon_ctl_handler(struct fr_daemon *d, struct fr_ctl_handler *h);
+int fr_daemon_publish_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, uint64_t now_ns);
+int fr_daemon_publish_all(struct fr_daemon *d);
+void fr_daemon_retire_client(struct fr_daemon *d, struct fr_daemon_client *c);
+/* Retire the regions of clients the state expired. */
+void fr_daemon_reap_clients(struct fr_daemon *d);
+
+#endif /* FR_DAEMON_H */

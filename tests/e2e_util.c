@@ -1,0 +1,408 @@
+/* e2e_util.c - see e2e_util.h. */
+#include "e2e_util.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control_server.h"
+
+int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
+{
+	const char *argv[32];
+	int n = 0;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->instance, sizeof(d->instance), "e2e%d", (int)getpid());
+	snprintf(d->sock, sizeof(d->sock), "%s/ctl.sock", d->dir);
+	argv[n++] = flowringd;
+	argv[n++] = "--shm-dir";
+	argv[n++] = d->dir;
+	argv[n++] = "--control";
+	argv[n++] = d->sock;
+	argv[n++] = "--instance";
+	argv[n++] = d->instance;
+	for (int i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -errno;
+	if (d->pid == 0) {
+		execv(flowringd, (char *const *)argv);
+		_exit(127);
+	}
+	/* BPF verification and attach take seconds (more under ASan): wait up to 60 s for PING */
+	for (int i = 0; i < 600; i++) {
+		int status;
+		struct fr_ctl_msg m;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			fprintf(stderr, "flowringd exited during start-up (status 0x%x)\n", status);
+			d->pid = 0;
+			return -ECHILD;
+		}
+		int fd = fr_ctl_client_connect(d->sock, 500);
+		if (fd >= 0) {
+			int rc = fr_ctl_client_request(fd, FR_CTL_PING, NULL, &m, 2000);
+			close(fd);
+			if (rc == 0)
+				return 0;
+		}
+		fr_sleep_ms(100);
+	}
+	return -ETIMEDOUT;
+}
+
+static int fr_e2e_leftovers(const char *dir)
+{
+	struct dirent *de;
+	int found = 0;
+	DIR *p = opendir(dir);
+
+	if (!p)
+		return -errno;
+	while ((de = readdir(p))) {
+		if (de->d_name[0] == '.')
+			continue;
+		fprintf(stderr, "left behind after SIGTERM: %s/%s\n", dir, de->d_name);
+		found++;
+	}
+	closedir(p);
+	return found;
+}
+
+int fr_e2e_daemon_stop(struct fr_e2e_daemon *d)
+{
+	int status = 0, rc = 0;
+	pid_t w = 0;
+
+	if (d->pid <= 0)
+		return -ECHILD;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 200 && w != d->pid; i++) {
+		w = waitpid(d->pid, &status, WNOHANG);
+		if (w != d->pid)
+			fr_sleep_ms(100);
+	}
+	if (w != d->pid) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+		fprintf(stderr, "flowringd did not stop within 20 s of SIGTERM\n");
+		rc = -ETIMEDOUT;
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "flowringd exit status 0x%x after SIGTERM\n", status);
+		rc = -ECHILD;
+	}
+	d->pid = 0;
+	if (rc == 0 && fr_e2e_leftovers(d->dir) != 0)
+		rc = -EEXIST;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", d->dir);
+	return rc;
+}
+
+/* ---- traffic ---- */
+
+static int fr_e2e_loopback(int af, struct sockaddr_storage *ss, socklen_t *len, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (af == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		a->sin6_addr = in6addr_loopback;
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
+static uint16_t fr_e2e_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int fr_e2e_xfer(int fd, uint64_t n, bool send_it)
+{
+	static char buf[65536];
+
+	while (n) {
+		size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+		ssize_t r = send_it ? write(fd, buf, k) : read(fd, buf, k);
+		if (r <= 0)
+			return -1;
+		n -= (uint64_t)r;
+	}
+	return 0;
+}
+
+/* A child that listens (or binds, for UDP), reports its port on pipe p, then runs serve(). */
+static int fr_e2e_bound(int af, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int s = socket(af, type, 0);
+
+	if (s < 0)
+		return -1;
+	fr_e2e_loopback(af, &ss, &len, 0);
+	if (bind(s, (struct sockaddr *)&ss, len) != 0 || (type == SOCK_STREAM && listen(s, 16) != 0)) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static int fr_e2e_reap(pid_t a, pid_t b)
+{
+	int sa = 0, sb = 0;
+
+	waitpid(a, &sa, 0);
+	waitpid(b, &sb, 0);
+	return WIFEXITED(sa) && WEXITSTATUS(sa) == 0 && WIFEXITED(sb) && WEXITSTATUS(sb) == 0 ? 0 : -ECHILD;
+}
+
+int fr_e2e_tcp_pair(int af, uint64_t c2s, uint64_t s2c, struct fr_e2e_flow *f)
+{
+	int p[2];
+
+	memset(f, 0, sizeof(*f));
+	f->type = FR_CONN_TCP;
+	f->family = af == AF_INET ? FR_CONN_V4 : FR_CONN_V6;
+	f->c2s_bytes = c2s;
+	f->s2c_bytes = s2c;
+	if (pipe(p) != 0)
+		return -errno;
+	f->spid = fork();
+	if (f->spid == 0) {
+		int s = fr_e2e_bound(af, SOCK_STREAM);
+		uint16_t port = s >= 0 ? fr_e2e_local_port(s) : 0;
+		char b;
+		if (write(p[1], &port, sizeof(port)) != sizeof(port) || s < 0)
+			_exit(1);
+		int a = accept(s, NULL, NULL);
+		if (a < 0 || fr_e2e_xfer(a, c2s, false) || fr_e2e_xfer(a, s2c, true))
+			_exit(1);
+		/* the client closes first; then we close */
+		while (read(a, &b, 1) > 0)
+			;
+		close(a);
+		close(s);
+		_exit(0);
+	}
+	if (read(p[0], &f->sport, sizeof(f->sport)) != sizeof(f->sport) || !f->sport)
+		return -EIO;
+	f->cpid = fork();
+	if (f->cpid == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int c = socket(af, SOCK_STREAM, 0);
+		fr_e2e_loopback(af, &ss, &len, f->sport);
+		if (c < 0 || connect(c, (struct sockaddr *)&ss, len) != 0)
+			_exit(1);
+		uint16_t cport = fr_e2e_local_port(c);
+		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
+			_exit(1);
+		if (fr_e2e_xfer(c, c2s, true) || fr_e2e_xfer(c, s2c, false))
+			_exit(1);
+		close(c);
+		_exit(0);
+	}
+	if (read(p[0], &f->cport, sizeof(f->cport)) != sizeof(f->cport))
+		return -EIO;
+	close(p[0]);
+	close(p[1]);
+	return fr_e2e_reap(f->spid, f->cpid);
+}
+
+int fr_e2e_udp_pair(int af, bool connected, unsigned n, unsigned c2s_each, unsigned s2c_each, struct fr_e2e_flow *f)
+{
+	int p[2];
+	char buf[2048];
+
+	if (c2s_each > sizeof(buf) || s2c_each > sizeof(buf))
+		return -EINVAL;
+	memset(f, 0, sizeof(*f));
+	memset(buf, 'u', sizeof(buf));
+	f->type = FR_CONN_UDP;
+	f->family = af == AF_INET ? FR_CONN_V4 : FR_CONN_V6;
+	f->c2s_bytes = (uint64_t)n * c2s_each;
+	f->s2c_bytes = (uint64_t)n * s2c_each;
+	if (pipe(p) != 0)
+		return -errno;
+	f->spid = fork();
+	if (f->spid == 0) {
+		int s = fr_e2e_bound(af, SOCK_DGRAM);
+		uint16_t port = s >= 0 ? fr_e2e_local_port(s) : 0;
+		if (write(p[1], &port, sizeof(port)) != sizeof(port) || s < 0)
+			_exit(1);
+		for (unsigned i = 0; i < n; i++) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			if (recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl) != (ssize_t)c2s_each ||
+			    sendto(s, buf, s2c_each, 0, (struct sockaddr *)&from, fl) != (ssize_t)s2c_each)
+				_exit(1);
+		}
+		close(s);
+		_exit(0);
+	}
+	if (read(p[0], &f->sport, sizeof(f->sport)) != sizeof(f->sport) || !f->sport)
+		return -EIO;
+	f->cpid = fork();
+	if (f->cpid == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int c = socket(af, SOCK_DGRAM, 0);
+		fr_e2e_loopback(af, &ss, &len, f->sport);
+		if (c < 0 || (connected && connect(c, (struct sockaddr *)&ss, len) != 0))
+			_exit(1);
+		for (unsigned i = 0; i < n; i++) {
+			ssize_t w = connected ? send(c, buf, c2s_each, 0)
+					      : sendto(c, buf, c2s_each, 0, (struct sockaddr *)&ss, len);
+			if (w != (ssize_t)c2s_each || recv(c, buf, sizeof(buf), 0) != (ssize_t)s2c_each)
+				_exit(1);
+			if (i == 0) {
+				uint16_t cport = fr_e2e_local_port(c);
+				if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
+					_exit(1);
+			}
+		}
+		close(c);
+		_exit(0);
+	}
+	if (n == 0 || read(p[0], &f->cport, sizeof(f->cport)) != sizeof(f->cport))
+		return -EIO;
+	close(p[0]);
+	close(p[1]);
+	return fr_e2e_reap(f->spid, f->cpid);
+}
+
+bool fr_e2e_flow_matches(const struct fr_e2e_flow *f, const struct fr_conn *c)
+{
+	if (c->type != f->type || c->family != f->family)
+		return false;
+	return (c->sport == f->cport && c->dport == f->sport) || (c->sport == f->sport && c->dport == f->cport);
+}
+
+int fr_e2e_long_open(struct fr_e2e_long *l)
+{
+	int p[2], ctl[2], ack[2];
+
+	memset(l, 0, sizeof(*l));
+	if (pipe(p) || pipe(ctl) || pipe(ack))
+		return -errno;
+	l->spid = fork();
+	if (l->spid == 0) {
+		char buf[65536];
+		int s = fr_e2e_bound(AF_INET, SOCK_STREAM);
+		uint16_t port = s >= 0 ? fr_e2e_local_port(s) : 0;
+		if (write(p[1], &port, sizeof(port)) != sizeof(port) || s < 0)
+			_exit(1);
+		int a = accept(s, NULL, NULL);
+		ssize_t r;
+		while ((r = read(a, buf, sizeof(buf))) > 0) {
+			uint32_t got = (uint32_t)r;
+			if (write(ack[1], &got, sizeof(got)) != sizeof(got))
+				_exit(1);
+		}
+		close(a);
+		close(s);
+		_exit(0);
+	}
+	if (read(p[0], &l->sport, sizeof(l->sport)) != sizeof(l->sport) || !l->sport)
+		return -EIO;
+	l->cpid = fork();
+	if (l->cpid == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		uint32_t n;
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		fr_e2e_loopback(AF_INET, &ss, &len, l->sport);
+		if (c < 0 || connect(c, (struct sockaddr *)&ss, len) != 0)
+			_exit(1);
+		uint16_t cport = fr_e2e_local_port(c);
+		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
+			_exit(1);
+		while (read(ctl[0], &n, sizeof(n)) == sizeof(n) && n)
+			if (fr_e2e_xfer(c, n, true))
+				_exit(1);
+		close(c);
+		_exit(0);
+	}
+	if (read(p[0], &l->cport, sizeof(l->cport)) != sizeof(l->cport))
+		return -EIO;
+	close(p[0]);
+	close(p[1]);
+	close(ctl[0]);
+	close(ack[1]);
+	l->ctl = ctl[1];
+	l->ack = ack[0];
+	return 0;
+}
+
+int fr_e2e_long_send(struct fr_e2e_long *l, uint32_t n)
+{
+	uint32_t got, total = 0;
+
+	if (write(l->ctl, &n, sizeof(n)) != sizeof(n))
+		return -EIO;
+	while (total < n) {
+		if (read(l->ack, &got, sizeof(got)) != sizeof(got))
+			return -EIO;
+		total += got;
+	}
+	return total == n ? 0 : -EIO;
+}
+
+void fr_e2e_long_close(struct fr_e2e_long *l)
+{
+	uint32_t zero = 0;
+
+	if (write(l->ctl, &zero, sizeof(zero)) != sizeof(zero))
+		kill(l->cpid, SIGKILL);
+	close(l->ctl);
+	close(l->ack);
+	fr_e2e_reap(l->cpid, l->spid);
+}
+
+int fr_e2e_telemetry(const struct fr_events_reader *r, const char *name, uint64_t *out)
+{
+	char n[FR_TELEMETRY_NAME_LEN];
+
+	for (uint32_t i = 0; i < fr_events_telemetry_count(r); i++)
+		if (fr_events_telemetry(r, i, n, out) == FR_OK && strcmp(n, name) == 0)
+			return 0;
+	return -ENOENT;
+}
+
+uint32_t fr_e2e_self_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (uint32_t)st.st_ino : 0;
+}

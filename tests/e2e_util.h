@@ -1,0 +1,58 @@
+/* e2e_util.h - helpers of the end-to-end tests: run flowringd, make real connections from separate
+ * processes with known byte counts, read telemetry by name. Test code: asserts nothing itself,
+ * returns 0 or -errno. */
+#ifndef FR_E2E_UTIL_H
+#define FR_E2E_UTIL_H
+
+#include <flowring/flowring.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fr_e2e_daemon {
+	pid_t pid;
+	char dir[64];       /* temporary shm dir (also holds the control socket) */
+	char instance[32];
+	char sock[128];
+};
+
+/* Start flowringd on a fresh temp dir; extra_args (NULL-terminated, may be NULL) are appended.
+ * Waits until the control socket answers PING (BPF loading takes seconds). */
+int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);
+/* SIGTERM, wait for exit status 0, then check nothing is left behind (regions, socket). Returns 0,
+ * -ECHILD (bad exit), -EEXIST (a file was left behind). Removes the temp dir. */
+int fr_e2e_daemon_stop(struct fr_e2e_daemon *d);
+
+/* One connection between two processes: the client (cpid, cport) sent c2s_bytes to the server
+ * (spid, sport), which sent s2c_bytes back; both closed before the call returned. */
+struct fr_e2e_flow {
+	uint8_t type, family;
+	pid_t cpid, spid;
+	uint16_t cport, sport;
+	uint64_t c2s_bytes, s2c_bytes;
+};
+
+int fr_e2e_tcp_pair(int af, uint64_t c2s, uint64_t s2c, struct fr_e2e_flow *out);
+/* UDP: the client sends n datagrams of c2s_each bytes (connect()ed or sendto), the server answers each
+ * with s2c_each bytes. */
+int fr_e2e_udp_pair(int af, bool connected, unsigned n, unsigned c2s_each, unsigned s2c_each, struct fr_e2e_flow *out);
+bool fr_e2e_flow_matches(const struct fr_e2e_flow *f, const struct fr_conn *c);
+
+/* A long-lived loopback TCP connection between two child processes; the client sends on request. */
+struct fr_e2e_long {
+	pid_t cpid, spid;
+	uint16_t cport, sport;
+	int ctl; /* parent's end of the client's command pipe */
+	int ack;
+};
+int fr_e2e_long_open(struct fr_e2e_long *l);
+/* The client sends n bytes; returns once the server has received them. */
+int fr_e2e_long_send(struct fr_e2e_long *l, uint32_t n);
+void fr_e2e_long_close(struct fr_e2e_long *l);
+
+/* Value of the named telemetry counter (-ENOENT if absent). */
+int fr_e2e_telemetry(const struct fr_events_reader *r, const char *name, uint64_t *out);
+uint32_t fr_e2e_self_netns(void);
+
+#endif /* FR_E2E_UTIL_H */
