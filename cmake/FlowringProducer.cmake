@@ -22,3 +22,8 @@ add_executable(test_flowringd_e2e tests/test_flowringd_e2e.c)
 target_link_libraries(test_flowringd_e2e fr_e2e_util PkgConfig::CMOCKA)
 fr_strict_target(test_flowringd_e2e)
 fr_add_test(test_flowringd_e2e LABELS root TIMEOUT 300 COMMAND test_flowringd_e2e $<TARGET_FILE:flowringd>)
+
+add_executable(test_flowringd_lifecycle tests/test_flowringd_lifecycle.c)
+target_link_libraries(test_flowringd_lifecycle fr_e2e_util PkgConfig::CMOCKA)
+fr_strict_target(test_flowringd_lifecycle)
+fr_add_test(test_flowringd_lifecycle LABELS root TIMEOUT 300 COMMAND test_flowringd_lifecycle $<TARGET_FILE:flowringd>)

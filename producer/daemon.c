@@ -393,12 +393,10 @@ static int fr_daemon_open_components(struct fr_daemon *d)
 
 	d->state = fr_state_new_sp(&sc);
 	if (!d->state) {
-		fr_err("state: %s", strerror(errno));
-		return -errno;
-	}
-	rc = fr_daemon_build_filter(cfg, &d->filter);
-	if (rc)
+		rc = -errno;
+		fr_err("state: %s", strerror(-rc));
 		return rc;
+	}
 	d->pm = fr_portmap_new();
 	if (!d->pm)
 		return -ENOMEM;
@@ -473,6 +471,10 @@ int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg)
 	d->clients = calloc(cfg->max_clients ? cfg->max_clients : 1, sizeof(*d->clients));
 	if (!d->clients)
 		return -ENOMEM;
+	/* a bad filter is a configuration error: report it before anything is created */
+	rc = fr_daemon_build_filter(cfg, &d->filter);
+	if (rc)
+		goto fail;
 	rc = fr_daemon_open_signals(d);
 	if (rc) {
 		fr_err("signals: %s", strerror(-rc));
@@ -497,8 +499,6 @@ int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg)
 	rc = fr_daemon_check_instance(cfg);
 	if (rc)
 		goto fail;
-	if (fr_region_cleanup_stale(cfg->shm_dir, cfg->instance) > 0)
-		fr_info("removed regions left behind by a dead producer of instance '%s'", cfg->instance);
 	rc = fr_daemon_open_components(d);
 	if (rc)
 		goto fail;
@@ -509,6 +509,10 @@ int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg)
 	if (rc)
 		goto fail;
 	d->events_open = true;
+	/* after the create, so the new events region's generation follows the dead producer's (it was
+	 * renamed over it); what is left is that producer's client regions and temporary files */
+	if (fr_region_cleanup_stale(cfg->shm_dir, cfg->instance) > 0)
+		fr_info("removed regions left behind by a dead producer of instance '%s'", cfg->instance);
 	rc = fr_daemon_open_tracer(d);
 	if (rc)
 		goto fail;

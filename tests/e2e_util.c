@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,20 +17,14 @@
 
 #include "control_server.h"
 
-int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
+static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
 {
 	const char *argv[32];
 	int n = 0;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");
-	if (!mkdtemp(d->dir))
-		return -errno;
-	snprintf(d->instance, sizeof(d->instance), "e2e%d", (int)getpid());
-	snprintf(d->sock, sizeof(d->sock), "%s/ctl.sock", d->dir);
 	argv[n++] = flowringd;
 	argv[n++] = "--shm-dir";
-	argv[n++] = d->dir;
+	argv[n++] = d->shm;
 	argv[n++] = "--control";
 	argv[n++] = d->sock;
 	argv[n++] = "--instance";
@@ -41,6 +36,11 @@ int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const ch
 	if (d->pid < 0)
 		return -errno;
 	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
 		execv(flowringd, (char *const *)argv);
 		_exit(127);
 	}
@@ -50,6 +50,7 @@ int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const ch
 		struct fr_ctl_msg m;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			fprintf(stderr, "flowringd exited during start-up (status 0x%x)\n", status);
+			fr_e2e_daemon_dump_log(d);
 			d->pid = 0;
 			return -ECHILD;
 		}
@@ -62,7 +63,83 @@ int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const ch
 		}
 		fr_sleep_ms(100);
 	}
+	fr_e2e_daemon_dump_log(d);
 	return -ETIMEDOUT;
+}
+
+int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->shm, sizeof(d->shm), "%s/shm", d->dir);
+	if (mkdir(d->shm, 0755) != 0)
+		return -errno;
+	snprintf(d->instance, sizeof(d->instance), "e2e%d", (int)getpid());
+	snprintf(d->sock, sizeof(d->sock), "%s/ctl.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	return fr_e2e_spawn(d, flowringd, extra);
+}
+
+int fr_e2e_daemon_restart(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
+{
+	return fr_e2e_spawn(d, flowringd, extra);
+}
+
+void fr_e2e_daemon_dump_log(const struct fr_e2e_daemon *d)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(d->log, "r");
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- %s ----\n", d->log);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fprintf(stderr, "---- end of %s ----\n", d->log);
+	fclose(f);
+}
+
+int fr_e2e_run(const char *const *argv, char *out, size_t cap, int timeout_s)
+{
+	int p[2], status = 0;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe(p) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		alarm((unsigned)timeout_s);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t r = read(p[0], out + len, cap - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == cap - 1) {
+			char sink[256];
+			while (read(p[0], sink, sizeof(sink)) > 0)
+				;
+			break;
+		}
+	}
+	out[len] = '\0';
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		return -EINTR;
+	return WEXITSTATUS(status);
 }
 
 static int fr_e2e_leftovers(const char *dir)
@@ -106,8 +183,14 @@ int fr_e2e_daemon_stop(struct fr_e2e_daemon *d)
 		rc = -ECHILD;
 	}
 	d->pid = 0;
-	if (rc == 0 && fr_e2e_leftovers(d->dir) != 0)
+	if (rc == 0 && fr_e2e_leftovers(d->shm) != 0)
 		rc = -EEXIST;
+	if (rc == 0 && (access(d->sock, F_OK) == 0 || errno != ENOENT)) {
+		fprintf(stderr, "left behind after SIGTERM: %s\n", d->sock);
+		rc = -EEXIST;
+	}
+	if (rc)
+		fr_e2e_daemon_dump_log(d);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	if (system(cmd) != 0)

@@ -12,17 +12,28 @@
 
 struct fr_e2e_daemon {
 	pid_t pid;
-	char dir[64];       /* temporary shm dir (also holds the control socket) */
+	char dir[64];       /* temporary dir: shm/, ctl.sock, daemon.log */
+	char shm[96];       /* the daemon's --shm-dir */
 	char instance[32];
 	char sock[128];
+	char log[96];       /* the daemon's stdout and stderr */
 };
 
 /* Start flowringd on a fresh temp dir; extra_args (NULL-terminated, may be NULL) are appended.
  * Waits until the control socket answers PING (BPF loading takes seconds). */
 int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);
+/* Start another flowringd with the same directories and instance (after a crash, or to race the
+ * first one): the temp dir is kept. */
+int fr_e2e_daemon_restart(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);
 /* SIGTERM, wait for exit status 0, then check nothing is left behind (regions, socket). Returns 0,
  * -ECHILD (bad exit), -EEXIST (a file was left behind). Removes the temp dir. */
 int fr_e2e_daemon_stop(struct fr_e2e_daemon *d);
+
+/* Run a program to completion with stdout+stderr captured into out (NUL-terminated, cut to cap).
+ * Returns its exit code, or -errno. */
+int fr_e2e_run(const char *const *argv, char *out, size_t cap, int timeout_s);
+/* Print the daemon's log to stderr (for failed tests). */
+void fr_e2e_daemon_dump_log(const struct fr_e2e_daemon *d);
 
 /* One connection between two processes: the client (cpid, cport) sent c2s_bytes to the server
  * (spid, sport), which sent s2c_bytes back; both closed before the call returned. */

@@ -58,7 +58,7 @@ static size_t snapshot(const char *id, struct fr_conn *out, size_t cap)
 	assert_true(fd >= 0);
 	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_SNAPSHOT, id, &m, 10000), 0);
 	close(fd);
-	assert_int_equal(fr_snapshot_open(&r, g_d.dir, g_d.instance, id), FR_OK);
+	assert_int_equal(fr_snapshot_open(&r, g_d.shm, g_d.instance, id), FR_OK);
 	int st = fr_snapshot_copy(&r, out, cap, &meta);
 	assert_int_equal(st, FR_OK);
 	/* the reply names the snapshot we must be reading: a newer one cannot exist (nobody else asked) */
@@ -136,7 +136,7 @@ static void test_every_connection_reaches_events_ring_and_snapshot_exactly(void 
 	struct fr_events_reader r;
 
 	register_client("e2e-a");
-	assert_int_equal(fr_events_open(&r, g_d.dir, g_d.instance, FR_FROM_LATEST), FR_OK);
+	assert_int_equal(fr_events_open(&r, g_d.shm, g_d.instance, FR_FROM_LATEST), FR_OK);
 	assert_int_equal(fr_e2e_tcp_pair(AF_INET, 1000, 2500, &flows[0]), 0);
 	assert_int_equal(fr_e2e_tcp_pair(AF_INET6, 70000, 300, &flows[1]), 0);
 	assert_int_equal(fr_e2e_udp_pair(AF_INET, true, 3, 100, 40, &flows[2]), 0);
@@ -212,7 +212,7 @@ static void test_telemetry_counts_closed_connections(void **state)
 	struct fr_e2e_flow f;
 	uint64_t before = 0, after = 0;
 
-	assert_int_equal(fr_events_open(&r, g_d.dir, g_d.instance, FR_FROM_LATEST), FR_OK);
+	assert_int_equal(fr_events_open(&r, g_d.shm, g_d.instance, FR_FROM_LATEST), FR_OK);
 	assert_int_equal(fr_e2e_telemetry(&r, "conns_closed", &before), 0);
 	assert_int_equal(fr_e2e_tcp_pair(AF_INET, 10, 10, &f), 0);
 	/* the heartbeat timer publishes telemetry every 100 ms */

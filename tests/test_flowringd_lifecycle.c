@@ -1,0 +1,174 @@
+/* Description: flowringd's lifecycle: bad flags and config exit 2, one daemon per instance, kill -9 and restart
+ * leave a consumer following the new generation, SIGTERM leaves nothing behind. */
+#include <flowring/flowring.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e_util.h"
+
+static const char *g_flowringd;
+
+/* Run flowringd with argv (NULL-terminated, without the program) and expect exit code want and a
+ * message containing needle. */
+static void expect_exit(int want, const char *needle, const char *const *args)
+{
+	const char *argv[32];
+	char out[8192];
+	int n = 0;
+
+	argv[n++] = g_flowringd;
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	int rc = fr_e2e_run(argv, out, sizeof(out), 60);
+	if (rc != want || !strstr(out, needle))
+		print_message("exit %d, output:\n%s\n", rc, out);
+	assert_int_equal(rc, want);
+	assert_non_null(strstr(out, needle));
+}
+
+static void test_bad_flag_value_exits_2_naming_the_flag(void **state)
+{
+	(void)state;
+	expect_exit(2, "--max-closed", (const char *const[]){"--max-closed", "lots", NULL});
+	expect_exit(2, "--udp-idle-timeout", (const char *const[]){"--udp-idle-timeout", "-3s", NULL});
+	expect_exit(2, "--bogus", (const char *const[]){"--bogus", NULL});
+}
+
+static void test_bad_filter_exits_2_quoting_the_entry(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fr-life-XXXXXX";
+	char shm[64], sock[96];
+	assert_non_null(mkdtemp(dir));
+	snprintf(shm, sizeof(shm), "%s", dir);
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
+	expect_exit(2, "10.0.0.0/33",
+		    (const char *const[]){"--shm-dir", shm, "--control", sock, "--exclude-src", "10.0.0.0/33=80", NULL});
+	/* nothing was started: no socket, no region */
+	assert_int_equal(access(sock, F_OK), -1);
+	rmdir(dir);
+}
+
+static void test_bad_config_file_exits_2_with_file_and_line(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/fr-life-conf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char *text = "# flowringd test config\nmax-closed = 100\nclient-expiry = soon\n";
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "%s:3", path);
+	expect_exit(2, needle, (const char *const[]){"--config", path, NULL});
+	unlink(path);
+}
+
+static void test_help_and_version_exit_0(void **state)
+{
+	(void)state;
+	expect_exit(0, "--instance", (const char *const[]){"--help", NULL});
+	expect_exit(0, "flowringd", (const char *const[]){"--version", NULL});
+}
+
+static void test_second_daemon_on_the_same_instance_is_refused_naming_the_holder(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+	char pid[32], other_sock[160];
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd, NULL), 0);
+	snprintf(pid, sizeof(pid), "%d", (int)d.pid);
+	/* same control socket */
+	expect_exit(1, pid,
+		    (const char *const[]){"--shm-dir", d.shm, "--control", d.sock, "--instance", d.instance, NULL});
+	/* another control socket, same instance and shm dir: the live region names its producer */
+	snprintf(other_sock, sizeof(other_sock), "%s/other.sock", d.dir);
+	expect_exit(1, pid,
+		    (const char *const[]){"--shm-dir", d.shm, "--control", other_sock, "--instance", d.instance, NULL});
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+}
+
+static void test_consumer_follows_a_restart_after_kill_9(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+	struct fr_events_reader r;
+	struct fr_e2e_flow f;
+	struct fr_conn c;
+	int st;
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd, NULL), 0);
+	assert_int_equal(fr_events_open(&r, d.shm, d.instance, FR_FROM_LATEST), FR_OK);
+	uint64_t gen1 = r.region.generation;
+
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	/* the reader learns it within the heartbeat bound (3 x 100 ms) plus a margin, never spinning */
+	uint64_t t0 = fr__now_ns();
+	do {
+		st = fr_events_read(&r, &c);
+		if (st == FR_AGAIN)
+			fr_events_wait(&r, 50);
+	} while ((st == FR_AGAIN || st == FR_PRODUCER_STALE) && fr__now_ns() - t0 < 5000000000ull);
+	assert_int_equal(st, FR_PRODUCER_DEAD);
+
+	/* the restart cleans up the dead producer's socket and regions and publishes a new generation */
+	assert_int_equal(fr_e2e_daemon_restart(&d, g_flowringd, NULL), 0);
+	st = fr_events_read(&r, &c);
+	assert_true(st == FR_NEW_GENERATION || st == FR_PRODUCER_DEAD);
+	assert_int_equal(fr_events_reopen(&r), FR_OK);
+	assert_true(r.region.generation > gen1);
+
+	assert_int_equal(fr_e2e_tcp_pair(AF_INET, 123, 45, &f), 0);
+	bool seen = false;
+	t0 = fr__now_ns();
+	while (!seen && fr__now_ns() - t0 < 10000000000ull) {
+		st = fr_events_read(&r, &c);
+		if (st == FR_OK)
+			seen = fr_e2e_flow_matches(&f, &c) && c.monotonic_sent_bytes == 123;
+		else if (st == FR_AGAIN)
+			fr_events_wait(&r, 100);
+		else
+			fail_msg("after restart: %s", fr_status_str(st));
+	}
+	assert_true(seen);
+	fr_events_close(&r);
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FLOWRINGD\n", argv[0]);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP: test_flowringd_lifecycle needs root (BPF programs, cgroup hooks)\n");
+		return 77;
+	}
+	g_flowringd = argv[1];
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_flag_value_exits_2_naming_the_flag),
+		cmocka_unit_test(test_bad_filter_exits_2_quoting_the_entry),
+		cmocka_unit_test(test_bad_config_file_exits_2_with_file_and_line),
+		cmocka_unit_test(test_help_and_version_exit_0),
+		cmocka_unit_test(test_second_daemon_on_the_same_instance_is_refused_naming_the_holder),
+		cmocka_unit_test(test_consumer_follows_a_restart_after_kill_9),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
