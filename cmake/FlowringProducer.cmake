@@ -27,3 +27,10 @@ add_executable(test_flowringd_lifecycle tests/test_flowringd_lifecycle.c)
 target_link_libraries(test_flowringd_lifecycle fr_e2e_util PkgConfig::CMOCKA)
 fr_strict_target(test_flowringd_lifecycle)
 fr_add_test(test_flowringd_lifecycle LABELS root TIMEOUT 300 COMMAND test_flowringd_lifecycle $<TARGET_FILE:flowringd>)
+
+add_executable(test_flowringd_nat tests/test_flowringd_nat.c)
+target_link_libraries(test_flowringd_nat fr_e2e_util PkgConfig::CMOCKA)
+fr_strict_target(test_flowringd_nat)
+fr_add_test(test_flowringd_nat LABELS root TIMEOUT 180
+            COMMAND env FLOWRINGD=$<TARGET_FILE:flowringd>
+                    ${CMAKE_CURRENT_SOURCE_DIR}/tests/nat_netns.sh $<TARGET_FILE:test_flowringd_nat>)

@@ -31,6 +31,51 @@
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
 #define FR_PORTMAP_INTERVAL_NS (2000ull * 1000000ull)
 #define FR_TM_UNSET UINT64_MAX
+#define FR_DAEMON_NAT_GRACE_NS (5000ull * 1000000ull)
+
+static uint32_t fr_netns_of(const char *proc_pid_dir);
+
+/* A translated connection closed. Its NAT entry also serves the other end when both ends live here (a DNAT to
+ * a local service), and that end's close is still on its way: forget the entry after a grace period. A full
+ * queue forgets at once. */
+static void fr_daemon_nat_forget_later(struct fr_daemon *d, const struct fr_conn *c)
+{
+	struct fr_daemon_nat_gone *g;
+
+	if (d->nat_gone_len == FR_DAEMON_NAT_GONE_MAX) {
+		fr_nat_conn_closed(d->nat, c);
+		return;
+	}
+	g = &d->nat_gone[(d->nat_gone_head + d->nat_gone_len++) % FR_DAEMON_NAT_GONE_MAX];
+	g->deadline_ns = fr_now_ns() + FR_DAEMON_NAT_GRACE_NS;
+	g->type = c->type;
+	g->family = c->family;
+	g->sport = c->sport;
+	g->dport = c->dport;
+	memcpy(g->saddr, c->saddr, 16);
+	memcpy(g->daddr, c->daddr, 16);
+}
+
+static void fr_daemon_nat_forget_due(struct fr_daemon *d, uint64_t now)
+{
+	struct fr_conn c;
+
+	memset(&c, 0, sizeof(c));
+	while (d->nat_gone_len) {
+		struct fr_daemon_nat_gone *g = &d->nat_gone[d->nat_gone_head];
+		if (g->deadline_ns > now)
+			break;
+		c.type = g->type;
+		c.family = g->family;
+		c.sport = g->sport;
+		c.dport = g->dport;
+		memcpy(c.saddr, g->saddr, 16);
+		memcpy(c.daddr, g->daddr, 16);
+		fr_nat_conn_closed(d->nat, &c);
+		d->nat_gone_head = (d->nat_gone_head + 1) % FR_DAEMON_NAT_GONE_MAX;
+		d->nat_gone_len--;
+	}
+}
 
 void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
 {
@@ -41,10 +86,9 @@ void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
 	if (fr_filter_apply_sp(d->filter, &c))
 		return;
 	fr_portmap_classify_sp(d->pm, &c);
-	if (d->nat) {
-		fr_nat_lookup(d->nat, &c);
-		fr_nat_conn_closed(d->nat, &c);
-	}
+	/* conntrack tables are per network namespace: ours only describes connections of our netns */
+	if (d->nat && c.netns == d->nat_netns && fr_nat_lookup(d->nat, &c) == 0)
+		fr_daemon_nat_forget_later(d, &c);
 	/* a connect that never established is an event, not a connection: clients' state skips it */
 	if (!(c.flags & FR_CONN_F_FAILED_CONNECT))
 		fr_state_store_closed_sp(d->state, &c);
@@ -185,6 +229,8 @@ static int fr_daemon_on_expiry(void *ctx, uint32_t revents)
 	(void)revents;
 	if (fr_state_expire_sp(d->state, now) > 0)
 		fr_daemon_reap_clients(d);
+	if (d->nat)
+		fr_daemon_nat_forget_due(d, now);
 	int n = fr_tracer_expire_udp_idle(d->tracer, now);
 	if (n < 0)
 		fr_warn("UDP idle expiry failed: %s", strerror(-n));
@@ -405,6 +451,12 @@ static int fr_daemon_open_components(struct fr_daemon *d)
 	if (!cfg->no_conntrack) {
 		struct fr_nat_opts no = {0};
 		d->nat = fr_nat_open(&no);
+		d->nat_netns = fr_netns_of("/proc/self");
+		d->nat_gone = d->nat ? calloc(FR_DAEMON_NAT_GONE_MAX, sizeof(*d->nat_gone)) : NULL;
+		if (d->nat && !d->nat_gone)
+			return -ENOMEM;
+		if (d->nat)
+			fr_info("conntrack: %zu NAT entries", fr_nat_count(d->nat));
 		if (!d->nat) {
 			/* NAT is an enrichment: without conntrack the daemon still traces, and says so */
 			fr_warn("conntrack unavailable (%s): running without NAT translation (--no-conntrack hides this)",
@@ -556,6 +608,8 @@ void fr_daemon_close(struct fr_daemon *d)
 	d->loop = NULL;
 	fr_nat_close(d->nat);
 	d->nat = NULL;
+	free(d->nat_gone);
+	d->nat_gone = NULL;
 	fr_portmap_free(d->pm);
 	d->pm = NULL;
 	fr_filter_free(d->filter);

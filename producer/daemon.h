@@ -29,6 +29,15 @@ struct fr_portmap;
 struct fr_nat;
 struct fr_ctl_server;
 
+/* A translated connection that closed: its NAT entry is forgotten at deadline_ns (daemon.c). */
+struct fr_daemon_nat_gone {
+	uint64_t deadline_ns;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	uint8_t type, family;
+};
+#define FR_DAEMON_NAT_GONE_MAX 65536u
+
 /* A registered client's snapshot region. */
 struct fr_daemon_client {
 	bool used;
@@ -46,6 +55,9 @@ struct fr_daemon {
 	struct fr_nat *nat;
 	struct fr_ctl_server *ctl;
 	struct fr_loop_src *nat_src;
+	uint32_t nat_netns; /* the network namespace whose conntrack table nat reads */
+	struct fr_daemon_nat_gone *nat_gone; /* FIFO of FR_DAEMON_NAT_GONE_MAX */
+	uint32_t nat_gone_head, nat_gone_len;
 	struct fr_events_writer events;
 	bool events_open;
 	struct fr_daemon_client *clients; /* cfg->max_clients entries */

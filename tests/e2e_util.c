@@ -1,9 +1,11 @@
 /* e2e_util.c - see e2e_util.h. */
+#define _GNU_SOURCE 1 /* setns */
 #include "e2e_util.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -32,10 +34,20 @@ static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const ch
 	for (int i = 0; extra && extra[i] && n < 31; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
+	/* our parent (the script that ran `ip netns exec`) still has the host's mounts */
+	char mnt[64];
+	snprintf(mnt, sizeof(mnt), "/proc/%d/ns/mnt", (int)getppid());
 	d->pid = fork();
 	if (d->pid < 0)
 		return -errno;
 	if (d->pid == 0) {
+		/* `ip netns exec` gives us a private /sys without the cgroup2 mount the tracer needs: the daemon
+		 * keeps this network namespace but goes back to our parent's mounts */
+		if (d->host_mounts) {
+			int ns = open(mnt, O_RDONLY | O_CLOEXEC);
+			if (ns < 0 || setns(ns, CLONE_NEWNS) != 0)
+				_exit(126);
+		}
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
@@ -69,7 +81,10 @@ static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const ch
 
 int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
 {
+	bool host_mounts = d->host_mounts;
+
 	memset(d, 0, sizeof(*d));
+	d->host_mounts = host_mounts;
 	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
@@ -471,6 +486,24 @@ void fr_e2e_long_close(struct fr_e2e_long *l)
 	close(l->ctl);
 	close(l->ack);
 	fr_e2e_reap(l->cpid, l->spid);
+}
+
+int fr_e2e_serve_forever(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0) {
+		fprintf(stderr, "serve %s:%u: %s\n", ip, port, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		int c = accept(fd, NULL, NULL);
+		if (c >= 0)
+			close(c);
+	}
 }
 
 int fr_e2e_telemetry(const struct fr_events_reader *r, const char *name, uint64_t *out)

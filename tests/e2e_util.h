@@ -17,9 +17,10 @@ struct fr_e2e_daemon {
 	char instance[32];
 	char sock[128];
 	char log[96];       /* the daemon's stdout and stderr */
+	bool host_mounts;   /* set before start: run the daemon in our parent's mount namespace */
 };
 
-/* Start flowringd on a fresh temp dir; extra_args (NULL-terminated, may be NULL) are appended.
+/* Start flowringd on a fresh temp dir (d is reset except host_mounts); extra_args (NULL-terminated, may be NULL) are appended.
  * Waits until the control socket answers PING (BPF loading takes seconds). */
 int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);
 /* Start another flowringd with the same directories and instance (after a crash, or to race the
@@ -61,6 +62,9 @@ int fr_e2e_long_open(struct fr_e2e_long *l);
 /* The client sends n bytes; returns once the server has received them. */
 int fr_e2e_long_send(struct fr_e2e_long *l, uint32_t n);
 void fr_e2e_long_close(struct fr_e2e_long *l);
+
+/* Accept and close connections on ip:port (IPv4) until killed; returns 1 if it cannot listen. */
+int fr_e2e_serve_forever(const char *ip, uint16_t port);
 
 /* Value of the named telemetry counter (-ENOENT if absent). */
 int fr_e2e_telemetry(const struct fr_events_reader *r, const char *name, uint64_t *out);
