@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,11 @@ static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const ch
 	const char *argv[32];
 	int n = 0;
 
-	argv[n++] = flowringd;
+	/* absolute: entering another mount namespace resets the working directory */
+	char exe[PATH_MAX];
+	if (!realpath(flowringd, exe))
+		return -errno;
+	argv[n++] = exe;
 	argv[n++] = "--shm-dir";
 	argv[n++] = d->shm;
 	argv[n++] = "--control";
@@ -53,7 +58,7 @@ static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const ch
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		execv(flowringd, (char *const *)argv);
+		execv(exe, (char *const *)argv);
 		_exit(127);
 	}
 	/* BPF verification and attach take seconds (more under ASan): wait up to 60 s for PING */
@@ -81,8 +86,12 @@ static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const ch
 
 int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
 {
-	bool host_mounts = d->host_mounts;
+	return fr_e2e_daemon_start_opts(d, flowringd, extra, false);
+}
 
+int fr_e2e_daemon_start_opts(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra,
+			     bool host_mounts)
+{
 	memset(d, 0, sizeof(*d));
 	d->host_mounts = host_mounts;
 	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");

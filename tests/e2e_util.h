@@ -17,12 +17,16 @@ struct fr_e2e_daemon {
 	char instance[32];
 	char sock[128];
 	char log[96];       /* the daemon's stdout and stderr */
-	bool host_mounts;   /* set before start: run the daemon in our parent's mount namespace */
+	bool host_mounts;   /* the daemon runs in our parent's mount namespace */
 };
 
-/* Start flowringd on a fresh temp dir (d is reset except host_mounts); extra_args (NULL-terminated, may be NULL) are appended.
+/* Start flowringd on a fresh temp dir; extra_args (NULL-terminated, may be NULL) are appended.
  * Waits until the control socket answers PING (BPF loading takes seconds). */
 int fr_e2e_daemon_start(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);
+/* The same; with host_mounts the daemon runs in our parent's mount namespace (for tests started by
+ * `ip netns exec`, whose private /sys lacks the cgroup2 mount the tracer needs). */
+int fr_e2e_daemon_start_opts(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args,
+			     bool host_mounts);
 /* Start another flowringd with the same directories and instance (after a crash, or to race the
  * first one): the temp dir is kept. */
 int fr_e2e_daemon_restart(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra_args);

@@ -151,6 +151,72 @@ static void test_consumer_follows_a_restart_after_kill_9(void **state)
 	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
 }
 
+/* Read the events ring until flow marker shows up (10 s at most); count records of flow f before it. */
+static int count_until_marker(struct fr_events_reader *r, const struct fr_e2e_flow *f, const struct fr_e2e_flow *marker)
+{
+	struct fr_conn c;
+	int n = 0;
+	uint64_t t0 = fr__now_ns();
+
+	while (fr__now_ns() - t0 < 10000000000ull) {
+		int st = fr_events_read(r, &c);
+		if (st == FR_OK) {
+			if (fr_e2e_flow_matches(marker, &c))
+				return n;
+			n += fr_e2e_flow_matches(f, &c);
+		} else if (st == FR_AGAIN) {
+			fr_events_wait(r, 100);
+		} else {
+			fail_msg("events ring: %s", fr_status_str(st));
+		}
+	}
+	fail_msg("marker connection never reported");
+	return -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	fclose(f);
+}
+
+static void test_sighup_reloads_filters_from_the_config_file(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+	struct fr_events_reader r;
+	struct fr_e2e_flow v6, marker;
+	char conf[] = "/tmp/fr-life-hup-XXXXXX";
+	int fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(conf, "exclude-dst = ::1\n");
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd, (const char *const[]){"--config", conf, NULL}), 0);
+	assert_int_equal(fr_events_open(&r, d.shm, d.instance, FR_FROM_LATEST), FR_OK);
+	assert_int_equal(fr_e2e_tcp_pair(AF_INET6, 10, 10, &v6), 0);
+	assert_int_equal(fr_e2e_tcp_pair(AF_INET, 10, 10, &marker), 0);
+	assert_int_equal(count_until_marker(&r, &v6, &marker), 0);
+
+	write_file(conf, "# no filters any more\n");
+	kill(d.pid, SIGHUP);
+	fr_sleep_ms(300);
+	assert_int_equal(fr_e2e_tcp_pair(AF_INET6, 10, 10, &v6), 0);
+	assert_int_equal(fr_e2e_tcp_pair(AF_INET, 10, 10, &marker), 0);
+	assert_int_equal(count_until_marker(&r, &v6, &marker), 2);
+
+	/* both ends of the first IPv6 connection were excluded, and counted */
+	uint64_t filtered = 0;
+	fr_sleep_ms(300);
+	assert_int_equal(fr_e2e_telemetry(&r, "ingest_filtered", &filtered), 0);
+	assert_true(filtered >= 2);
+	fr_events_close(&r);
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+	unlink(conf);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -169,6 +235,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_help_and_version_exit_0),
 		cmocka_unit_test(test_second_daemon_on_the_same_instance_is_refused_naming_the_holder),
 		cmocka_unit_test(test_consumer_follows_a_restart_after_kill_9),
+		cmocka_unit_test(test_sighup_reloads_filters_from_the_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

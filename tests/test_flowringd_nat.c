@@ -25,7 +25,7 @@ static uint16_t g_vport, g_rport;
 static void test_connection_to_virtual_address_carries_ip_translation(void **state)
 {
 	(void)state;
-	struct fr_e2e_daemon d = {.host_mounts = true};
+	struct fr_e2e_daemon d;
 	struct fr_events_reader r;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_vport)};
 	struct sockaddr_in local;
@@ -33,7 +33,7 @@ static void test_connection_to_virtual_address_carries_ip_translation(void **sta
 	struct fr_conn c;
 	bool seen = false;
 
-	assert_int_equal(fr_e2e_daemon_start(&d, getenv("FLOWRINGD"), NULL), 0);
+	assert_int_equal(fr_e2e_daemon_start_opts(&d, getenv("FLOWRINGD"), NULL, true), 0);
 	assert_int_equal(fr_events_open(&r, d.shm, d.instance, FR_FROM_LATEST), FR_OK);
 
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
