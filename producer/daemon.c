@@ -30,6 +30,7 @@
 #define FR_HEARTBEAT_INTERVAL_NS (100ull * 1000000ull) /* = FR_REGION_DEFAULT_HEARTBEAT_MS */
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
 #define FR_PORTMAP_INTERVAL_NS (2000ull * 1000000ull)
+#define FR_REAP_INTERVAL_NS (10000ull * 1000000ull) /* TCP closes the kernel skipped: see docs/BPF.md */
 #define FR_TM_UNSET UINT64_MAX
 #define FR_DAEMON_NAT_GRACE_NS (5000ull * 1000000ull)
 
@@ -236,6 +237,20 @@ static int fr_daemon_on_expiry(void *ctx, uint32_t revents)
 		fr_warn("UDP idle expiry failed: %s", strerror(-n));
 	fr_events_flush_sp(&d->events);
 	fr_state_reclaim_sp(d->state);
+	return 0;
+}
+
+static int fr_daemon_on_reap(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+	int n;
+
+	(void)revents;
+	n = fr_tracer_reap_tcp(d->tracer, fr_now_ns());
+	if (n < 0)
+		fr_warn("TCP recovery pass failed: %s", strerror(-n));
+	else if (n > 0)
+		fr_events_flush_sp(&d->events);
 	return 0;
 }
 
@@ -499,6 +514,7 @@ static int fr_daemon_bind_loop(struct fr_daemon *d)
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_HEARTBEAT_INTERVAL_NS, fr_daemon_on_heartbeat, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_EXPIRY_INTERVAL_NS, fr_daemon_on_expiry, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_PORTMAP_INTERVAL_NS, fr_daemon_on_portmap, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_REAP_INTERVAL_NS, fr_daemon_on_reap, d, NULL);
 	if (d->cfg->publish_interval_ms)
 		rc = rc ? rc
 			: fr_loop_add_timer(d->loop, d->cfg->publish_interval_ms * 1000000ull, fr_daemon_on_publish, d,

@@ -116,6 +116,8 @@ static void check_side(const struct fr_conn *c, const struct fr_e2e_flow *f, boo
 		      c->type == FR_CONN_TCP ? "tcp" : "udp", client_side ? "client" : "server", a, c->sport, b, c->dport,
 		      c->pid, (unsigned long long)c->monotonic_sent_bytes, (unsigned long long)c->monotonic_recv_bytes,
 		      c->direction, c->intra_host, c->flags);
+	/* both ends are the loopback address, also for an unbound unconnected UDP sender (the kernel picks it) */
+	assert_memory_equal(c->saddr, c->daddr, 16);
 	assert_int_equal(c->pid, client_side ? f->cpid : f->spid);
 	assert_int_equal(c->monotonic_sent_bytes, client_side ? f->c2s_bytes : f->s2c_bytes);
 	assert_int_equal(c->monotonic_recv_bytes, client_side ? f->s2c_bytes : f->c2s_bytes);

@@ -1,0 +1,121 @@
+/* control_server.h - flowringd's control socket (server side) and the blocking client used by the CLI.
+ *
+ * Server: a Unix SOCK_SEQPACKET socket speaking control_proto.h. Everything it watches (listening socket,
+ * connections, an idle timer) sits in one internal epoll set whose fd is fr_ctl_server_fd(): the daemon
+ * adds that single fd to its io_uring loop (fr_loop_add_fd(loop, fd, POLLIN, ...)) and calls
+ * fr_ctl_server_dispatch() whenever it is readable. Nothing blocks: sends are non-blocking, replies that
+ * do not fit the socket are queued per connection (bounded), and a client that stops reading its replies
+ * is disconnected. Requests are handed to the daemon's struct fr_ctl_handler.
+ *
+ * Contract: a server is used from one thread (the daemon's event-loop thread); handler callbacks run
+ * on that thread, inside fr_ctl_server_dispatch(). Client functions are independent and thread-safe
+ * per fd.
+ */
+#ifndef FR_CONTROL_SERVER_H
+#define FR_CONTROL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <flowring/telemetry.h>
+
+#include "control_proto.h"
+
+#define FR_CTL_DEFAULT_MAX_CONNS 64u
+#define FR_CTL_DEFAULT_MAX_OUT (32u << 20) /* queued reply bytes per connection */
+#define FR_CTL_DEFAULT_IDLE_MS 60000u      /* no request, or no reply progress, for this long: closed */
+
+struct fr_ctl_server_opts {
+	const char *path;     /* socket path; its parent is created (0755) only if it is /run/flowring */
+	bool group_set;       /* socket group and privileged group */
+	gid_t group;
+	unsigned max_conns;   /* concurrent connections; 0: FR_CTL_DEFAULT_MAX_CONNS */
+	size_t max_out;       /* 0: FR_CTL_DEFAULT_MAX_OUT */
+	unsigned idle_ms;     /* 0: FR_CTL_DEFAULT_IDLE_MS */
+};
+
+struct fr_ctl_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool privileged; /* root, the daemon's own uid, or a member of the configured group */
+};
+
+/* A list reply being built by a handler (STATS, CLIENTS, DUMP). add_* returns 0, or -ENOBUFS when the
+ * connection's reply queue is over its limit: stop adding and return; the connection will be closed. */
+struct fr_ctl_reply;
+int fr_ctl_reply_add_stat(struct fr_ctl_reply *r, const char *name, uint64_t value);
+int fr_ctl_reply_add_client(struct fr_ctl_reply *r, const struct fr_ctl_client_item *it);
+int fr_ctl_reply_add_dump(struct fr_ctl_reply *r, const struct fr_ctl_dump_item *it);
+
+/* The daemon's request handlers. Each returns 0 or a negative errno, mapped to the error reply:
+ * -ENOENT -> FR_CTL_E_NO_CLIENT, -EUSERS/-ENOSPC -> FR_CTL_E_LIMIT, -EINVAL -> FR_CTL_E_BAD_CLIENT_ID,
+ * -EOPNOTSUPP -> FR_CTL_E_UNSUPPORTED, -EPERM/-EACCES -> FR_CTL_E_PERM, anything else -> FR_CTL_E_INTERNAL
+ * (with the errno). A NULL callback answers FR_CTL_E_UNSUPPORTED. PING is answered by the server.
+ * Only privileged peers reach any callback (everyone else gets FR_CTL_E_PERM, counted). */
+struct fr_ctl_handler {
+	void *ctx;
+	int (*register_client)(void *ctx, const char *id, const struct fr_ctl_peer *peer,
+			       struct fr_ctl_register_reply *out);
+	int (*unregister_client)(void *ctx, const char *id, const struct fr_ctl_peer *peer);
+	int (*snapshot)(void *ctx, const char *id, struct fr_ctl_snapshot_reply *out);
+	int (*stats)(void *ctx, struct fr_ctl_reply *r);
+	int (*clients)(void *ctx, struct fr_ctl_reply *r);
+	int (*dump)(void *ctx, const char *id, struct fr_ctl_reply *r);
+};
+
+struct fr_ctl_server;
+
+/* Create the socket safely: refuse a path that exists and is not a socket; take a lock file
+ * (<path>.lock, removed at close) so a second daemon on the same path fails with -EADDRINUSE and err naming the
+ * pid that holds the socket (SO_PEERCRED of the live listener); unlink a stale socket nobody answers
+ * on; bind, chmod 0660, chown to the group, then listen. Returns NULL with errno set and one line
+ * in err. handler is copied. */
+struct fr_ctl_server *fr_ctl_server_open(const struct fr_ctl_server_opts *opts, const struct fr_ctl_handler *h,
+					 char *err, size_t errlen);
+
+/* The one fd to poll for POLLIN (an epoll fd). */
+int fr_ctl_server_fd(const struct fr_ctl_server *s);
+
+/* Accept, read, answer and flush whatever is ready, without blocking; each call does a bounded amount
+ * of work (fairness). If work is left, it makes the fd wake up again, so edge-style waiting (an io_uring
+ * multishot POLL_ADD) never stalls. Returns 0, or a negative errno only for a failure of the server
+ * itself (epoll); client misbehaviour is counted, never returned. */
+int fr_ctl_server_dispatch(struct fr_ctl_server *s);
+
+/* Value of one of the server's counters: FR_TM_CTL_REQUESTS, _REFUSED_CRED, _MALFORMED, _OVERSIZED,
+ * _FLOOD_REFUSED (0 for any other id). Monotonic; the daemon copies them into the telemetry block. */
+uint64_t fr_ctl_server_counter(const struct fr_ctl_server *s, enum fr_telemetry_id id);
+
+/* Open connections right now. */
+unsigned fr_ctl_server_conns(const struct fr_ctl_server *s);
+
+/* Close every connection and the socket, and unlink the socket file if it is still ours. NULL is a
+ * no-op. The lock file is removed while still held; a daemon that locked it meanwhile notices the name
+ * now leads elsewhere and locks again (fr_ctl_server_open). */
+void fr_ctl_server_close(struct fr_ctl_server *s);
+
+/* ---- client side (CLI, agents, tests): blocking with a timeout ---- */
+
+/* Connect to the daemon's socket. Returns an fd (close it with close()) or a negative errno
+ * (-ENOENT: no daemon socket, -ECONNREFUSED: stale socket, -EACCES, -ETIMEDOUT). */
+int fr_ctl_client_connect(const char *path, int timeout_ms);
+
+/* Called for every reply message of the chain, the last one (no FR_CTL_F_MORE, or FR_CTL_ERROR)
+ * included. m and the list it holds are valid only during the call. Return 0 to go on; a negative
+ * value stops fr_ctl_client_call(), which returns it (the connection is then out of step: close it). */
+typedef int (*fr_ctl_reply_fn)(void *ctx, const struct fr_ctl_msg *m);
+
+/* Send one request message (req, len: from fr_ctl_encode_request) and read its whole reply chain
+ * within timeout_ms in total. Returns 0 when the chain ended with a normal reply, -EREMOTEIO when it
+ * ended with FR_CTL_ERROR (fn saw it), -ETIMEDOUT, -ECONNRESET (daemon closed), -EPROTO (a reply that
+ * does not decode or answers another request), or fn's negative value. */
+int fr_ctl_client_call(int fd, const void *req, size_t len, fr_ctl_reply_fn fn, void *ctx, int timeout_ms);
+
+/* One request with a single-message reply (PING, REGISTER, UNREGISTER, SNAPSHOT): *reply gets it
+ * (for an error reply, reply->u.err). Returns as fr_ctl_client_call(); -EINVAL for a list type. */
+int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms);
+
+#endif /* FR_CONTROL_SERVER_H */
