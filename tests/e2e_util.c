@@ -302,56 +302,100 @@ static int fr_e2e_reap(pid_t a, pid_t b)
 	return WIFEXITED(sa) && WEXITSTATUS(sa) == 0 && WIFEXITED(sb) && WEXITSTATUS(sb) == 0 ? 0 : -ECHILD;
 }
 
-int fr_e2e_tcp_pair(int af, uint64_t c2s, uint64_t s2c, struct fr_e2e_flow *f)
+/* Fork a process that accepts one TCP connection on a loopback port and runs serve(conn, arg); the port it
+ * listens on is in *port when this returns. */
+static pid_t fr_e2e_fork_tcp_server(int af, uint16_t *port, int (*serve)(int fd, void *arg), void *arg)
 {
 	int p[2];
+	pid_t pid;
 
+	if (pipe(p) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int s = fr_e2e_bound(af, SOCK_STREAM);
+		uint16_t lport = s >= 0 ? fr_e2e_local_port(s) : 0;
+		if (write(p[1], &lport, sizeof(lport)) != sizeof(lport) || s < 0)
+			_exit(1);
+		int a = accept(s, NULL, NULL);
+		int rc = a < 0 ? 1 : serve(a, arg);
+		close(a);
+		close(s);
+		_exit(rc);
+	}
+	if (pid < 0 || read(p[0], port, sizeof(*port)) != sizeof(*port) || !*port)
+		pid = -1;
+	close(p[0]);
+	close(p[1]);
+	return pid;
+}
+
+/* Fork a process that connects to the loopback port and runs talk(sock, arg); its local port is in *cport. */
+static pid_t fr_e2e_fork_tcp_client(int af, uint16_t port, uint16_t *cport, int (*talk)(int fd, void *arg), void *arg)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int c = socket(af, SOCK_STREAM, 0);
+		fr_e2e_loopback(af, &ss, &len, port);
+		if (c < 0 || connect(c, (struct sockaddr *)&ss, len) != 0)
+			_exit(1);
+		uint16_t lport = fr_e2e_local_port(c);
+		if (write(p[1], &lport, sizeof(lport)) != sizeof(lport))
+			_exit(1);
+		int rc = talk(c, arg);
+		close(c);
+		_exit(rc);
+	}
+	if (pid < 0 || read(p[0], cport, sizeof(*cport)) != sizeof(*cport))
+		pid = -1;
+	close(p[0]);
+	close(p[1]);
+	return pid;
+}
+
+static int fr_e2e_pair_serve(int fd, void *arg)
+{
+	const struct fr_e2e_flow *f = arg;
+	char b;
+
+	if (fr_e2e_xfer(fd, f->c2s_bytes, false) || fr_e2e_xfer(fd, f->s2c_bytes, true))
+		return 1;
+	/* the client closes first; then we close */
+	while (read(fd, &b, 1) > 0)
+		;
+	return 0;
+}
+
+static int fr_e2e_pair_talk(int fd, void *arg)
+{
+	const struct fr_e2e_flow *f = arg;
+
+	return fr_e2e_xfer(fd, f->c2s_bytes, true) || fr_e2e_xfer(fd, f->s2c_bytes, false);
+}
+
+int fr_e2e_tcp_pair(int af, uint64_t c2s, uint64_t s2c, struct fr_e2e_flow *f)
+{
 	memset(f, 0, sizeof(*f));
 	f->type = FR_CONN_TCP;
 	f->family = af == AF_INET ? FR_CONN_V4 : FR_CONN_V6;
 	f->c2s_bytes = c2s;
 	f->s2c_bytes = s2c;
-	if (pipe(p) != 0)
-		return -errno;
-	f->spid = fork();
-	if (f->spid == 0) {
-		int s = fr_e2e_bound(af, SOCK_STREAM);
-		uint16_t port = s >= 0 ? fr_e2e_local_port(s) : 0;
-		char b;
-		if (write(p[1], &port, sizeof(port)) != sizeof(port) || s < 0)
-			_exit(1);
-		int a = accept(s, NULL, NULL);
-		if (a < 0 || fr_e2e_xfer(a, c2s, false) || fr_e2e_xfer(a, s2c, true))
-			_exit(1);
-		/* the client closes first; then we close */
-		while (read(a, &b, 1) > 0)
-			;
-		close(a);
-		close(s);
-		_exit(0);
-	}
-	if (read(p[0], &f->sport, sizeof(f->sport)) != sizeof(f->sport) || !f->sport)
+	f->spid = fr_e2e_fork_tcp_server(af, &f->sport, fr_e2e_pair_serve, f);
+	if (f->spid < 0)
 		return -EIO;
-	f->cpid = fork();
-	if (f->cpid == 0) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		int c = socket(af, SOCK_STREAM, 0);
-		fr_e2e_loopback(af, &ss, &len, f->sport);
-		if (c < 0 || connect(c, (struct sockaddr *)&ss, len) != 0)
-			_exit(1);
-		uint16_t cport = fr_e2e_local_port(c);
-		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
-			_exit(1);
-		if (fr_e2e_xfer(c, c2s, true) || fr_e2e_xfer(c, s2c, false))
-			_exit(1);
-		close(c);
-		_exit(0);
-	}
-	if (read(p[0], &f->cport, sizeof(f->cport)) != sizeof(f->cport))
+	f->cpid = fr_e2e_fork_tcp_client(af, f->sport, &f->cport, fr_e2e_pair_talk, f);
+	if (f->cpid < 0) {
+		kill(f->spid, SIGKILL);
+		waitpid(f->spid, NULL, 0);
 		return -EIO;
-	close(p[0]);
-	close(p[1]);
+	}
 	return fr_e2e_reap(f->spid, f->cpid);
 }
 
@@ -424,55 +468,44 @@ bool fr_e2e_flow_matches(const struct fr_e2e_flow *f, const struct fr_conn *c)
 	return (c->sport == f->cport && c->dport == f->sport) || (c->sport == f->sport && c->dport == f->cport);
 }
 
+static int fr_e2e_long_serve(int fd, void *arg)
+{
+	int ack = *(int *)arg;
+	char buf[65536];
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		uint32_t got = (uint32_t)r;
+		if (write(ack, &got, sizeof(got)) != sizeof(got))
+			return 1;
+	}
+	return 0;
+}
+
+static int fr_e2e_long_talk(int fd, void *arg)
+{
+	int ctl = *(int *)arg;
+	uint32_t n;
+
+	while (read(ctl, &n, sizeof(n)) == sizeof(n) && n)
+		if (fr_e2e_xfer(fd, n, true))
+			return 1;
+	return 0;
+}
+
 int fr_e2e_long_open(struct fr_e2e_long *l)
 {
-	int p[2], ctl[2], ack[2];
+	int ctl[2], ack[2];
 
 	memset(l, 0, sizeof(*l));
-	if (pipe(p) || pipe(ctl) || pipe(ack))
+	if (pipe(ctl) || pipe(ack))
 		return -errno;
-	l->spid = fork();
-	if (l->spid == 0) {
-		char buf[65536];
-		int s = fr_e2e_bound(AF_INET, SOCK_STREAM);
-		uint16_t port = s >= 0 ? fr_e2e_local_port(s) : 0;
-		if (write(p[1], &port, sizeof(port)) != sizeof(port) || s < 0)
-			_exit(1);
-		int a = accept(s, NULL, NULL);
-		ssize_t r;
-		while ((r = read(a, buf, sizeof(buf))) > 0) {
-			uint32_t got = (uint32_t)r;
-			if (write(ack[1], &got, sizeof(got)) != sizeof(got))
-				_exit(1);
-		}
-		close(a);
-		close(s);
-		_exit(0);
-	}
-	if (read(p[0], &l->sport, sizeof(l->sport)) != sizeof(l->sport) || !l->sport)
+	l->spid = fr_e2e_fork_tcp_server(AF_INET, &l->sport, fr_e2e_long_serve, &ack[1]);
+	if (l->spid < 0)
 		return -EIO;
-	l->cpid = fork();
-	if (l->cpid == 0) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		uint32_t n;
-		int c = socket(AF_INET, SOCK_STREAM, 0);
-		fr_e2e_loopback(AF_INET, &ss, &len, l->sport);
-		if (c < 0 || connect(c, (struct sockaddr *)&ss, len) != 0)
-			_exit(1);
-		uint16_t cport = fr_e2e_local_port(c);
-		if (write(p[1], &cport, sizeof(cport)) != sizeof(cport))
-			_exit(1);
-		while (read(ctl[0], &n, sizeof(n)) == sizeof(n) && n)
-			if (fr_e2e_xfer(c, n, true))
-				_exit(1);
-		close(c);
-		_exit(0);
-	}
-	if (read(p[0], &l->cport, sizeof(l->cport)) != sizeof(l->cport))
+	l->cpid = fr_e2e_fork_tcp_client(AF_INET, l->sport, &l->cport, fr_e2e_long_talk, &ctl[0]);
+	if (l->cpid < 0)
 		return -EIO;
-	close(p[0]);
-	close(p[1]);
 	close(ctl[0]);
 	close(ack[1]);
 	l->ctl = ctl[1];
