@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,6 +230,73 @@ static void test_telemetry_counts_closed_connections(void **state)
 	fr_events_close(&r);
 }
 
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.*s", (int)sizeof(sa.sun_path) - 1, path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_control_socket_abuse_is_refused_counted_and_survived(void **state)
+{
+	(void)state;
+	struct fr_events_reader r;
+	struct fr_ctl_msg m;
+	uint64_t malformed = 0, oversized = 0, flood = 0;
+	int fds[200];
+	char big[8192];
+
+	assert_int_equal(fr_events_open(&r, g_d.shm, g_d.instance, FR_FROM_LATEST), FR_OK);
+	/* garbage: an error reply, then the daemon hangs up */
+	int fd = raw_connect(g_d.sock);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello flowringd", 15), 15);
+	ssize_t n = read(fd, big, sizeof(big));
+	assert_true(n >= (ssize_t)FR_CTL_HDR_SIZE);
+	assert_int_equal(fr_ctl_decode(big, (size_t)n, &m), 0);
+	assert_int_equal(m.hdr.type, FR_CTL_ERROR);
+	close(fd);
+	/* oversized */
+	memset(big, 0x5a, sizeof(big));
+	fd = raw_connect(g_d.sock);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	n = read(fd, big, sizeof(big));
+	assert_true(n >= (ssize_t)FR_CTL_HDR_SIZE);
+	close(fd);
+	/* a flood of connections: past the limit they are refused, the daemon keeps serving */
+	int opened = 0;
+	for (int i = 0; i < 200; i++)
+		if ((fds[i] = raw_connect(g_d.sock)) >= 0)
+			opened++;
+	fr_sleep_ms(300);
+	for (int i = 0; i < 200; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	assert_true(opened > 0);
+	register_client("after-abuse");
+	fd = fr_ctl_client_connect(g_d.sock, 2000);
+	assert_true(fd >= 0);
+	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_PING, NULL, &m, 5000), 0);
+	close(fd);
+	for (int i = 0; i < 30 && !(malformed && oversized && flood); i++) {
+		fr_sleep_ms(100);
+		fr_e2e_telemetry(&r, "ctl_malformed", &malformed);
+		fr_e2e_telemetry(&r, "ctl_oversized", &oversized);
+		fr_e2e_telemetry(&r, "ctl_flood_refused", &flood);
+	}
+	assert_true(malformed >= 1);
+	assert_true(oversized >= 1);
+	assert_true(flood >= 1);
+	fr_events_close(&r);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -244,6 +312,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_every_connection_reaches_events_ring_and_snapshot_exactly),
 		cmocka_unit_test(test_two_clients_get_their_own_deltas_of_an_active_connection),
 		cmocka_unit_test(test_telemetry_counts_closed_connections),
+		cmocka_unit_test(test_control_socket_abuse_is_refused_counted_and_survived),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
