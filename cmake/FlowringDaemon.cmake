@@ -1,6 +1,5 @@
 # FlowringDaemon.cmake - owned by the Daemon area: configuration (fr_config), control socket protocol and server
 # (fr_control), NAT from conntrack (fr_nat), their tests and the control-protocol fuzz target.
-# The lead adds flowringd and tools/flowring here once the rings, tracer and state modules land.
 
 add_library(fr_config STATIC producer/config.c)
 target_link_libraries(fr_config PUBLIC fr_common)

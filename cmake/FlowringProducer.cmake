@@ -1,5 +1,5 @@
-# FlowringProducer.cmake - flowringd (producer/daemon*.c, producer/flowringd.c), the flowring CLI and
-# their end-to-end tests. Needs every other area; built only with the BPF side (FR_BUILD_BPF).
+# FlowringProducer.cmake - flowringd (producer/daemon*.c, producer/flowringd.c) and
+# its end-to-end tests. Needs every other area; built only with the BPF side (FR_BUILD_BPF).
 if(NOT FR_BUILD_BPF)
   return()
 endif()
