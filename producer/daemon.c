@@ -1,11 +1,8 @@
 /* daemon.c - flowringd's lifecycle, ingest pipeline, timers and telemetry (see daemon.h). */
 #include "daemon.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +20,7 @@
 #include "portmap.h"
 #include "region.h"
 #include "state.h"
-#include "telemetry.h"
+
 #include "tracer.h"
 
 #define FR_DRAIN_INTERVAL_NS (2ull * 1000000ull)      /* ring buffer records are submitted without wakeups */
@@ -31,70 +28,6 @@
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
 #define FR_PORTMAP_INTERVAL_NS (2000ull * 1000000ull)
 #define FR_REAP_INTERVAL_NS (10000ull * 1000000ull) /* TCP closes the kernel skipped: see docs/BPF.md */
-#define FR_TM_UNSET UINT64_MAX
-#define FR_DAEMON_NAT_GRACE_NS (5000ull * 1000000ull)
-
-static uint32_t fr_netns_of(const char *proc_pid_dir);
-
-/* A translated connection closed. Its NAT entry also serves the other end when both ends live here (a DNAT to
- * a local service), and that end's close is still on its way: forget the entry after a grace period. A full
- * queue forgets at once. */
-static void fr_daemon_nat_forget_later(struct fr_daemon *d, const struct fr_conn *c)
-{
-	struct fr_daemon_nat_gone *g;
-
-	if (d->nat_gone_len == FR_DAEMON_NAT_GONE_MAX) {
-		fr_nat_conn_closed(d->nat, c);
-		return;
-	}
-	g = &d->nat_gone[(d->nat_gone_head + d->nat_gone_len++) % FR_DAEMON_NAT_GONE_MAX];
-	g->deadline_ns = fr_now_ns() + FR_DAEMON_NAT_GRACE_NS;
-	g->type = c->type;
-	g->family = c->family;
-	g->sport = c->sport;
-	g->dport = c->dport;
-	memcpy(g->saddr, c->saddr, 16);
-	memcpy(g->daddr, c->daddr, 16);
-}
-
-static void fr_daemon_nat_forget_due(struct fr_daemon *d, uint64_t now)
-{
-	struct fr_conn c;
-
-	memset(&c, 0, sizeof(c));
-	while (d->nat_gone_len) {
-		struct fr_daemon_nat_gone *g = &d->nat_gone[d->nat_gone_head];
-		if (g->deadline_ns > now)
-			break;
-		c.type = g->type;
-		c.family = g->family;
-		c.sport = g->sport;
-		c.dport = g->dport;
-		memcpy(c.saddr, g->saddr, 16);
-		memcpy(c.daddr, g->daddr, 16);
-		fr_nat_conn_closed(d->nat, &c);
-		d->nat_gone_head = (d->nat_gone_head + 1) % FR_DAEMON_NAT_GONE_MAX;
-		d->nat_gone_len--;
-	}
-}
-
-void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
-{
-	struct fr_daemon *d = ctx;
-	struct fr_conn c = *closed;
-
-	d->conns_closed++;
-	if (fr_filter_apply_sp(d->filter, &c))
-		return;
-	fr_portmap_classify_sp(d->pm, &c);
-	/* conntrack tables are per network namespace: ours only describes connections of our netns */
-	if (d->nat && c.netns == d->nat_netns && fr_nat_lookup(d->nat, &c) == 0)
-		fr_daemon_nat_forget_later(d, &c);
-	/* a connect that never established is an event, not a connection: clients' state skips it */
-	if (!(c.flags & FR_CONN_F_FAILED_CONNECT))
-		fr_state_store_closed_sp(d->state, &c);
-	fr_events_publish_sp(&d->events, &c);
-}
 
 static int fr_daemon_drain(struct fr_daemon *d)
 {
@@ -142,70 +75,6 @@ static int fr_daemon_on_nat(void *ctx, uint32_t revents)
 		d->nat_src = NULL;
 	}
 	return 0;
-}
-
-/* ---- telemetry ---- */
-
-static void fr_daemon_register_prog_telemetry(struct fr_daemon *d)
-{
-	struct fr_tracer_prog_stat ps[16];
-	char name[FR_TELEMETRY_NAME_LEN];
-	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
-
-	for (int i = 0; i < n && i < 16; i++) {
-		snprintf(name, sizeof(name), "bpf_prog_run_cnt:%.30s", ps[i].name);
-		d->prog_tm_runs[i] = fr_telemetry_register(&d->events.telemetry, name);
-		snprintf(name, sizeof(name), "bpf_prog_run_time_ns:%.30s", ps[i].name);
-		d->prog_tm_ns[i] = fr_telemetry_register(&d->events.telemetry, name);
-	}
-	d->n_prog_tm = n > 0 ? (n < 16 ? n : 16) : 0;
-}
-
-static void fr_daemon_update_telemetry(struct fr_daemon *d)
-{
-	struct fr_telemetry *t = &d->events.telemetry;
-	struct fr_tracer_prog_stat ps[16];
-	struct fr_state_stats ss;
-	uint64_t tm[FR_TM__COUNT];
-	static const enum fr_telemetry_id ctl_ids[] = {FR_TM_CTL_REQUESTS, FR_TM_CTL_REFUSED_CRED, FR_TM_CTL_MALFORMED,
-						       FR_TM_CTL_OVERSIZED, FR_TM_CTL_FLOOD_REFUSED};
-	static const enum fr_telemetry_id nat_ids[] = {
-		FR_TM_CONNTRACK_REGISTERS, FR_TM_CONNTRACK_REGISTERS_DROPPED, FR_TM_CONNTRACK_ENTRIES,
-		FR_TM_CONNTRACK_OVERRUNS,  FR_TM_CONNTRACK_RESYNCS,           FR_TM_CONNTRACK_TRANSLATED};
-
-	/* each module fills the entries it owns; EVENTS_PUBLISHED belongs to the events ring itself */
-	for (unsigned i = 0; i < FR_TM__COUNT; i++)
-		tm[i] = FR_TM_UNSET;
-	fr_tracer_read_telemetry(d->tracer, tm);
-	if (fr_state_stats_mc(d->state, &ss, NULL, NULL) == 0)
-		fr_state_stats_to_telemetry(&ss, tm);
-	fr_portmap_to_telemetry(d->pm, tm);
-	for (unsigned i = 0; i < sizeof(ctl_ids) / sizeof(ctl_ids[0]); i++)
-		tm[ctl_ids[i]] = fr_ctl_server_counter(d->ctl, ctl_ids[i]);
-	for (unsigned i = 0; d->nat && i < sizeof(nat_ids) / sizeof(nat_ids[0]); i++)
-		tm[nat_ids[i]] = fr_nat_counter(d->nat, nat_ids[i]);
-	tm[FR_TM_CONNS_CLOSED] = d->conns_closed;
-	tm[FR_TM_INGEST_FILTERED] = d->filtered_before + fr_filter_excluded_mc(d->filter);
-	tm[FR_TM_SNAPSHOTS_PUBLISHED] = d->snapshots_published;
-	tm[FR_TM_SNAPSHOT_RECORDS] = d->snapshot_records;
-	tm[FR_TM_SNAPSHOT_FAILED] = d->snapshot_failed;
-	uint64_t regrows = 0;
-	for (uint32_t i = 0; i < d->cfg->max_clients; i++)
-		if (d->clients[i].used)
-			regrows += d->clients[i].w.regrows;
-	/* regrows of removed clients are kept in snapshot_regrows_retired */
-	tm[FR_TM_SNAPSHOT_REGROWS] = regrows + d->snapshot_regrows_retired;
-	for (unsigned i = 0; i < FR_TM__COUNT; i++)
-		if (tm[i] != FR_TM_UNSET && i != FR_TM_EVENTS_PUBLISHED)
-			fr_telemetry_set(t, i, tm[i]);
-
-	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
-	for (int i = 0; i < n && i < d->n_prog_tm; i++) {
-		if (d->prog_tm_runs[i] >= 0)
-			fr_telemetry_set(t, (uint32_t)d->prog_tm_runs[i], ps[i].run_cnt);
-		if (d->prog_tm_ns[i] >= 0)
-			fr_telemetry_set(t, (uint32_t)d->prog_tm_ns[i], ps[i].run_time_ns);
-	}
 }
 
 static int fr_daemon_on_heartbeat(void *ctx, uint32_t revents)
@@ -261,75 +130,7 @@ static int fr_daemon_on_publish(void *ctx, uint32_t revents)
 	return 0;
 }
 
-/* ---- port map: one proc root per network namespace, refreshed on a timer ---- */
-
-static uint32_t fr_netns_of(const char *proc_pid_dir)
-{
-	char path[300];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/ns/net", proc_pid_dir);
-	if (stat(path, &st) != 0)
-		return 0;
-	return (uint32_t)st.st_ino;
-}
-
-static void fr_daemon_load_host_addrs(struct fr_daemon *d, uint32_t netns)
-{
-	struct fr_host_addr addrs[64];
-	struct ifaddrs *ifa, *i;
-	size_t n = 0;
-
-	if (getifaddrs(&ifa) != 0)
-		return;
-	for (i = ifa; i && n < 64; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			addrs[n].family = FR_CONN_V4;
-			memset(addrs[n].addr, 0, 16);
-			memcpy(addrs[n].addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
-			n++;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			addrs[n].family = FR_CONN_V6;
-			memcpy(addrs[n].addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
-			n++;
-		}
-	}
-	freeifaddrs(ifa);
-	fr_portmap_set_host_addrs_sp(d->pm, netns, addrs, n);
-}
-
-/* Load the listening ports of every network namespace that has a process (first pid wins). */
-static void fr_daemon_refresh_portmap(struct fr_daemon *d)
-{
-	uint32_t seen[256];
-	size_t nseen = 0;
-	struct dirent *de;
-	char dir[64];
-	DIR *p = opendir("/proc");
-
-	if (!p)
-		return;
-	while ((de = readdir(p)) && nseen < 256) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(dir, sizeof(dir), "/proc/%.20s", de->d_name);
-		uint32_t ns = fr_netns_of(dir);
-		size_t k;
-		if (!ns)
-			continue;
-		for (k = 0; k < nseen && seen[k] != ns; k++)
-			;
-		if (k < nseen)
-			continue;
-		seen[nseen++] = ns;
-		/* a process may exit between readdir and the load: that namespace waits for the next pass */
-		if (fr_portmap_load_sp(d->pm, ns, dir) < 0)
-			fr_dbg("port map: %s vanished", dir);
-	}
-	closedir(p);
-}
+/* ---- port map ---- */
 
 static int fr_daemon_on_portmap(void *ctx, uint32_t revents)
 {
@@ -462,11 +263,11 @@ static int fr_daemon_open_components(struct fr_daemon *d)
 	if (!d->pm)
 		return -ENOMEM;
 	fr_daemon_refresh_portmap(d);
-	fr_daemon_load_host_addrs(d, fr_netns_of("/proc/self"));
+	fr_daemon_load_host_addrs(d, fr_daemon_netns_of("/proc/self"));
 	if (!cfg->no_conntrack) {
 		struct fr_nat_opts no = {0};
 		d->nat = fr_nat_open(&no);
-		d->nat_netns = fr_netns_of("/proc/self");
+		d->nat_netns = fr_daemon_netns_of("/proc/self");
 		d->nat_gone = d->nat ? calloc(FR_DAEMON_NAT_GONE_MAX, sizeof(*d->nat_gone)) : NULL;
 		if (d->nat && !d->nat_gone)
 			return -ENOMEM;

@@ -91,6 +91,18 @@ void fr_daemon_close(struct fr_daemon *d);
 /* One closed connection through the pipeline (the tracer's callback; exposed for the benches). */
 void fr_daemon_ingest(void *ctx, const struct fr_conn *closed);
 
+/* daemon_enrich.c: NAT entries of connections closed more than a grace period ago are forgotten; the
+ * port map is re-read from every namespace's /proc/<pid>/net; the host's own addresses. */
+void fr_daemon_nat_forget_due(struct fr_daemon *d, uint64_t now_ns);
+void fr_daemon_refresh_portmap(struct fr_daemon *d);
+void fr_daemon_load_host_addrs(struct fr_daemon *d, uint32_t netns);
+/* Network namespace inode of a /proc/<pid> directory, 0 if unknown. */
+uint32_t fr_daemon_netns_of(const char *proc_pid_dir);
+
+/* daemon_telemetry.c */
+void fr_daemon_register_prog_telemetry(struct fr_daemon *d);
+void fr_daemon_update_telemetry(struct fr_daemon *d);
+
 /* The control socket's request handlers and snapshot publishing (daemon_ctl.c). */
 struct fr_ctl_handler;
 void fr_daemon_ctl_handler(struct fr_daemon *d, struct fr_ctl_handler *h);
