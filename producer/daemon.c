@@ -126,7 +126,7 @@ static int fr_daemon_on_reap(void *ctx, uint32_t revents)
 static int fr_daemon_on_publish(void *ctx, uint32_t revents)
 {
 	(void)revents;
-	fr_daemon_publish_all(ctx);
+	fr_daemon_publish_due(ctx, fr_now_ns());
 	return 0;
 }
 
@@ -303,7 +303,6 @@ static int fr_daemon_open_tracer(struct fr_daemon *d)
 
 static int fr_daemon_bind_loop(struct fr_daemon *d)
 {
-	struct fr_loop_src *src;
 	int rc = 0;
 
 	rc = rc ? rc : fr_loop_add_fd(d->loop, d->sigfd, POLLIN, fr_daemon_on_signal, d, NULL);
@@ -316,10 +315,8 @@ static int fr_daemon_bind_loop(struct fr_daemon *d)
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_EXPIRY_INTERVAL_NS, fr_daemon_on_expiry, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_PORTMAP_INTERVAL_NS, fr_daemon_on_portmap, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_REAP_INTERVAL_NS, fr_daemon_on_reap, d, NULL);
-	if (d->cfg->publish_interval_ms)
-		rc = rc ? rc
-			: fr_loop_add_timer(d->loop, d->cfg->publish_interval_ms * 1000000ull, fr_daemon_on_publish, d,
-					    &src);
+	/* disarmed until a client with a publish interval registers (fr_daemon_publish_rearm) */
+	rc = rc ? rc : fr_loop_add_timer(d->loop, 0, fr_daemon_on_publish, d, &d->publish_src);
 	if (rc)
 		fr_err("event loop: %s", strerror(-rc));
 	return rc;

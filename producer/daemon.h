@@ -43,6 +43,8 @@ struct fr_daemon_client {
 	bool used;
 	char id[FR_NAME_MAX];
 	struct fr_snapshot_writer w;
+	uint64_t publish_interval_ns; /* 0: snapshots on request only */
+	uint64_t next_publish_ns;
 };
 
 struct fr_daemon {
@@ -55,6 +57,7 @@ struct fr_daemon {
 	struct fr_nat *nat;
 	struct fr_ctl_server *ctl;
 	struct fr_loop_src *nat_src;
+	struct fr_loop_src *publish_src; /* ticks at the shortest client publish interval; off without one */
 	uint32_t nat_netns; /* the network namespace whose conntrack table nat reads */
 	struct fr_daemon_nat_gone *nat_gone; /* FIFO of FR_DAEMON_NAT_GONE_MAX */
 	uint32_t nat_gone_head, nat_gone_len;
@@ -107,7 +110,10 @@ void fr_daemon_update_telemetry(struct fr_daemon *d);
 struct fr_ctl_handler;
 void fr_daemon_ctl_handler(struct fr_daemon *d, struct fr_ctl_handler *h);
 int fr_daemon_publish_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, uint64_t now_ns);
-int fr_daemon_publish_all(struct fr_daemon *d);
+/* Publish a snapshot for every client whose publish interval is due at now_ns. */
+int fr_daemon_publish_due(struct fr_daemon *d, uint64_t now_ns);
+/* Re-arm the publish tick after the set of periodic clients changed. */
+void fr_daemon_publish_rearm(struct fr_daemon *d);
 void fr_daemon_retire_client(struct fr_daemon *d, struct fr_daemon_client *c);
 /* Retire the regions of clients the state expired. */
 void fr_daemon_reap_clients(struct fr_daemon *d);

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "filter.h"
 #include "log.h"
+#include "loop.h"
 #include "nat.h"
 #include "portmap.h"
 #include "region.h"
@@ -43,6 +44,7 @@ void fr_daemon_reap_clients(struct fr_daemon *d)
 			fr_daemon_retire_client(d, c);
 		}
 	}
+	fr_daemon_publish_rearm(d);
 }
 
 /* ---- active connections, enriched once per snapshot round ---- */
@@ -137,15 +139,16 @@ int fr_daemon_publish_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, 
 	return fr_daemon_publish_collected(d, c, now_ns);
 }
 
-int fr_daemon_publish_all(struct fr_daemon *d)
+int fr_daemon_publish_due(struct fr_daemon *d, uint64_t now)
 {
-	uint64_t now = fr_now_ns();
 	int rc = 0;
 	bool collected = false;
 
 	for (uint32_t i = 0; i < d->cfg->max_clients; i++) {
-		if (!d->clients[i].used)
+		struct fr_daemon_client *c = &d->clients[i];
+		if (!c->used || !c->publish_interval_ns || c->next_publish_ns > now)
 			continue;
+		/* one read of the BPF maps serves every client due in this tick */
 		if (!collected) {
 			rc = fr_daemon_collect_active(d);
 			if (rc) {
@@ -154,11 +157,26 @@ int fr_daemon_publish_all(struct fr_daemon *d)
 			}
 			collected = true;
 		}
-		int e = fr_daemon_publish_collected(d, &d->clients[i], now);
+		int e = fr_daemon_publish_collected(d, c, now);
 		if (e && !rc)
 			rc = e;
+		/* a late tick does not make a burst of catch-up snapshots */
+		c->next_publish_ns = now + c->publish_interval_ns;
 	}
 	return rc;
+}
+
+void fr_daemon_publish_rearm(struct fr_daemon *d)
+{
+	uint64_t shortest = 0;
+
+	for (uint32_t i = 0; i < d->cfg->max_clients; i++) {
+		const struct fr_daemon_client *c = &d->clients[i];
+		if (c->used && c->publish_interval_ns && (!shortest || c->publish_interval_ns < shortest))
+			shortest = c->publish_interval_ns;
+	}
+	if (d->publish_src)
+		fr_loop_timer_set(d->publish_src, shortest);
 }
 
 /* ---- control requests ---- */
@@ -195,6 +213,9 @@ static int fr_daemon_h_register(void *ctx, const char *id, const struct fr_ctl_p
 	}
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->used = true;
+	c->publish_interval_ns = d->cfg->publish_interval_ms * 1000000ull;
+	c->next_publish_ns = fr_now_ns() + c->publish_interval_ns;
+	fr_daemon_publish_rearm(d);
 	out->created = 1;
 	out->generation = c->w.region.hdr->generation;
 	fr_info("client '%s' registered by pid %d uid %u", id, (int)peer->pid, (unsigned)peer->uid);
@@ -210,6 +231,7 @@ static int fr_daemon_h_unregister(void *ctx, const char *id, const struct fr_ctl
 		return -ENOENT;
 	fr_state_remove_client_sp(d->state, id);
 	fr_daemon_retire_client(d, c);
+	fr_daemon_publish_rearm(d);
 	fr_info("client '%s' unregistered by pid %d", id, (int)peer->pid);
 	return 0;
 }
