@@ -26,8 +26,16 @@ install(TARGETS flowring RUNTIME DESTINATION bin)
 # End to end: a fake producer (events region, snapshot regions, control server) inside the test
 # process (a control-server thread: label tsan too), the real binary run against it with
 # --shm-dir/--control/--instance.
+# Test helpers, kept apart from the tests: the fake producer and JSON checker (cli_fake.c), and
+# running the binary and reading what it printed (cli_run.c).
+add_library(fr_cli_test_helpers STATIC ${FR_CLI_TOP}/tests/cli_fake.c ${FR_CLI_TOP}/tests/cli_run.c)
+target_include_directories(fr_cli_test_helpers PUBLIC ${FR_CLI_TOP}/tests)
+target_link_libraries(fr_cli_test_helpers PUBLIC fr_rings fr_control PkgConfig::CMOCKA Threads::Threads)
+target_compile_definitions(fr_cli_test_helpers PRIVATE FR_CLI_BIN="$<TARGET_FILE:flowring>")
+fr_strict_target(fr_cli_test_helpers)
 add_executable(test_cli ${FR_CLI_TOP}/tests/test_cli.c)
-target_link_libraries(test_cli PRIVATE fr_cli fr_rings fr_control PkgConfig::CMOCKA Threads::Threads)
+target_link_libraries(test_cli PRIVATE fr_cli fr_cli_test_helpers fr_rings fr_control PkgConfig::CMOCKA
+                      Threads::Threads)
 target_compile_definitions(test_cli PRIVATE FR_CLI_BIN="$<TARGET_FILE:flowring>")
 add_dependencies(test_cli flowring)
 fr_strict_target(test_cli)

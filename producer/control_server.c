@@ -1,27 +1,23 @@
-/* control_server.c - see control_server.h. */
+/* control_server.c - flowringd's non-blocking control-socket server (see control_server.h). */
 #define _GNU_SOURCE /* struct ucred, accept4, SO_PEERGROUPS */
 #include "control_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "control_clock.h"
+#include "control_socket.h"
 #include "log.h"
 
-#define FR_CTL_RUN_DIR "/run/flowring"
 #define FR_CTL_BATCH 32 /* events, accepts and requests handled per dispatch round: fairness */
 
 struct fr_ctl_out {
@@ -43,10 +39,8 @@ struct fr_ctl_conn {
 };
 
 struct fr_ctl_server {
-	int listen_fd, epoll_fd, timer_fd, lock_fd, kick_fd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t sock_dev;
-	ino_t sock_ino;
+	struct fr_ctl_socket sock; /* the listening socket and its lock file */
+	int epoll_fd, timer_fd, kick_fd;
 	struct fr_ctl_server_opts opts;
 	struct fr_ctl_handler h;
 	struct fr_ctl_conn *conns;
@@ -64,153 +58,6 @@ struct fr_ctl_reply {
 	uint8_t buf[FR_CTL_MSG_MAX];
 };
 
-static uint64_t fr_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Is someone listening on path? 1 (and *pid) if so, 0 if the socket is stale, else -errno. */
-static int fr_ctl_probe(const char *path, pid_t *pid)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
-	int fd, rc;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (rc < 0 && errno != EAGAIN) {
-		rc = errno == ECONNREFUSED ? 0 : -errno;
-		goto cleanup;
-	}
-	/* connected, or a live listener with a full backlog (EAGAIN): it is alive either way */
-	*pid = 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
-		*pid = cr.pid;
-	rc = 1;
-cleanup:
-	close(fd);
-	return rc;
-}
-
-static int fr_ctl_fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fr_ctl_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-static int fr_ctl_make_parent(const char *path, char *err, size_t errlen)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
-	struct stat st;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : fr_ctl_fail(err, errlen, -ENOTDIR, "%s is not a directory", dir);
-	if (errno != ENOENT || strcmp(dir, FR_CTL_RUN_DIR) != 0)
-		return fr_ctl_fail(err, errlen, -errno, "control socket directory %s: %s", dir, strerror(errno));
-	/* only our own runtime dir is created: a typo elsewhere should fail, not grow a tree */
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return fr_ctl_fail(err, errlen, -errno, "mkdir %s: %s", dir, strerror(errno));
-	return 0;
-}
-
-static int fr_ctl_take_lock(struct fr_ctl_server *s, char *err, size_t errlen)
-{
-	char lock[sizeof(s->path) + 8];
-	pid_t pid = 0;
-
-	snprintf(lock, sizeof(lock), "%s.lock", s->path);
-	/* The holder removes the lock file when it stops (nothing is left behind), so the file we locked may
-	 * have been unlinked by its previous holder meanwhile: the lock counts only if the name still
-	 * leads to the file we hold. A few rounds at most: each retry means a daemon just stopped. */
-	for (int round = 0; round < 8; round++) {
-		struct stat held, named;
-
-		s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (s->lock_fd < 0)
-			return fr_ctl_fail(err, errlen, -errno, "lock file %s: %s", lock, strerror(errno));
-		if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-			break;
-		if (fstat(s->lock_fd, &held) == 0 && stat(lock, &named) == 0 && held.st_dev == named.st_dev &&
-		    held.st_ino == named.st_ino)
-			return 0;
-		close(s->lock_fd);
-		s->lock_fd = -1;
-	}
-	if (s->lock_fd < 0)
-		return fr_ctl_fail(err, errlen, -EAGAIN, "lock file %s keeps changing: another flowringd is starting",
-				   lock);
-	if (errno != EWOULDBLOCK)
-		return fr_ctl_fail(err, errlen, -errno, "flock %s: %s", lock, strerror(errno));
-	if (fr_ctl_probe(s->path, &pid) == 1 && pid > 0)
-		return fr_ctl_fail(err, errlen, -EADDRINUSE,
-				   "control socket %s is held by a running flowringd (pid %d); use another --instance "
-				   "or --control",
-				   s->path, (int)pid);
-	return fr_ctl_fail(err, errlen, -EADDRINUSE, "control socket %s is locked by another flowringd (%s)", s->path,
-			   lock);
-}
-
-static int fr_ctl_bind(struct fr_ctl_server *s, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	pid_t pid = 0;
-	int rc;
-
-	if (lstat(s->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return fr_ctl_fail(err, errlen, -EEXIST, "%s exists and is not a socket; refusing to replace it",
-					   s->path);
-		rc = fr_ctl_probe(s->path, &pid);
-		if (rc == 1)
-			return fr_ctl_fail(err, errlen, -EADDRINUSE, "control socket %s is in use by pid %d", s->path,
-					   (int)pid);
-		if (rc < 0)
-			return fr_ctl_fail(err, errlen, rc, "probing %s: %s", s->path, strerror(-rc));
-		fr_info("control: removing stale socket %s (nobody answers on it)", s->path);
-		if (unlink(s->path) < 0 && errno != ENOENT)
-			return fr_ctl_fail(err, errlen, -errno, "unlink %s: %s", s->path, strerror(errno));
-	}
-	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->listen_fd < 0)
-		return fr_ctl_fail(err, errlen, -errno, "socket: %s", strerror(errno));
-	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
-	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return fr_ctl_fail(err, errlen, -errno, "bind %s: %s", s->path, strerror(errno));
-	if (lstat(s->path, &st) < 0)
-		return fr_ctl_fail(err, errlen, -errno, "stat %s: %s", s->path, strerror(errno));
-	s->sock_dev = st.st_dev;
-	s->sock_ino = st.st_ino;
-	/* permissions are final before listen(): nobody can connect while they are still umask's */
-	if (chmod(s->path, 0660) < 0)
-		return fr_ctl_fail(err, errlen, -errno, "chmod %s: %s", s->path, strerror(errno));
-	if (s->opts.group_set && chown(s->path, (uid_t)-1, s->opts.group) < 0)
-		return fr_ctl_fail(err, errlen, -errno, "chown %s to gid %u: %s", s->path, (unsigned)s->opts.group,
-				   strerror(errno));
-	if (listen(s->listen_fd, 128) < 0)
-		return fr_ctl_fail(err, errlen, -errno, "listen %s: %s", s->path, strerror(errno));
-	return 0;
-}
 
 struct fr_ctl_server *fr_ctl_server_open(const struct fr_ctl_server_opts *opts, const struct fr_ctl_handler *h,
 					 char *err, size_t errlen)
@@ -221,9 +68,9 @@ struct fr_ctl_server *fr_ctl_server_open(const struct fr_ctl_server_opts *opts, 
 
 	if (!s)
 		return NULL;
-	s->listen_fd = s->epoll_fd = s->timer_fd = s->lock_fd = s->kick_fd = -1;
+	s->sock.listen_fd = s->sock.lock_fd = s->epoll_fd = s->timer_fd = s->kick_fd = -1;
 	s->opts = *opts;
-	s->opts.path = s->path;
+	s->opts.path = s->sock.path;
 	if (!s->opts.max_conns)
 		s->opts.max_conns = FR_CTL_DEFAULT_MAX_CONNS;
 	if (!s->opts.max_out)
@@ -231,18 +78,14 @@ struct fr_ctl_server *fr_ctl_server_open(const struct fr_ctl_server_opts *opts, 
 	if (!s->opts.idle_ms)
 		s->opts.idle_ms = FR_CTL_DEFAULT_IDLE_MS;
 	s->h = *h;
-	s->start_ms = fr_now_ms();
-	if (!opts->path || opts->path[0] != '/' || strlen(opts->path) + 6 > sizeof(s->path)) {
+	s->start_ms = fr_ctl_now_ms();
+	if (!opts->path || opts->path[0] != '/' || strlen(opts->path) + 6 > sizeof(s->sock.path)) {
 		rc = fr_ctl_fail(err, errlen, -ENAMETOOLONG, "control socket path must be absolute and under %zu bytes",
-				 sizeof(s->path) - 6);
+				 sizeof(s->sock.path) - 6);
 		goto cleanup;
 	}
-	strcpy(s->path, opts->path);
-	rc = fr_ctl_make_parent(s->path, err, errlen);
-	if (!rc)
-		rc = fr_ctl_take_lock(s, err, errlen);
-	if (!rc)
-		rc = fr_ctl_bind(s, err, errlen);
+	strcpy(s->sock.path, opts->path);
+	rc = fr_ctl_socket_open(&s->sock, s->opts.group_set, s->opts.group, err, errlen);
 	if (rc)
 		goto cleanup;
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -252,8 +95,8 @@ struct fr_ctl_server *fr_ctl_server_open(const struct fr_ctl_server_opts *opts, 
 		rc = fr_ctl_fail(err, errlen, -errno, "epoll/timerfd/eventfd: %s", strerror(errno));
 		goto cleanup;
 	}
-	ev.data.ptr = &s->listen_fd;
-	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0)
+	ev.data.ptr = &s->sock.listen_fd;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->sock.listen_fd, &ev) < 0)
 		rc = -errno;
 	ev.data.ptr = &s->timer_fd;
 	if (!rc && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->timer_fd, &ev) < 0)
@@ -347,7 +190,7 @@ static void fr_ctl_conn_flush(struct fr_ctl_server *s, struct fr_ctl_conn *c)
 		if (!c->head)
 			c->tail = NULL;
 		c->out_bytes -= o->len;
-		c->last_ms = fr_now_ms();
+		c->last_ms = fr_ctl_now_ms();
 		free(o);
 	}
 	if (c->dead)
@@ -481,7 +324,7 @@ static void fr_ctl_handle(struct fr_ctl_server *s, struct fr_ctl_conn *c, const 
 
 	if (t == FR_CTL_PING) {
 		struct fr_ctl_ping_reply p = {.pid = (uint32_t)getpid(), .proto_version = FR_CTL_VERSION,
-					      .uptime_ms = fr_now_ms() - s->start_ms};
+					      .uptime_ms = fr_ctl_now_ms() - s->start_ms};
 		s->n_requests++;
 		fr_ctl_conn_send(s, c, buf, fr_ctl_encode_ping_reply(buf, sizeof(buf), id, &p));
 		return;
@@ -556,7 +399,7 @@ static void fr_ctl_conn_read(struct fr_ctl_server *s, struct fr_ctl_conn *c)
 			fr_ctl_conn_kill(s, c);
 			return;
 		}
-		c->last_ms = fr_now_ms();
+		c->last_ms = fr_ctl_now_ms();
 		int rc = fr_ctl_decode(buf, (size_t)n > sizeof(buf) ? sizeof(buf) : (size_t)n, &m);
 		if (rc == 0 && (m.hdr.type & FR_CTL_REPLY))
 			rc = -FR_CTL_E_UNKNOWN_TYPE; /* replies and errors are not requests */
@@ -604,7 +447,7 @@ static void fr_ctl_accept(struct fr_ctl_server *s)
 		socklen_t crlen = sizeof(cr);
 		struct fr_ctl_conn *c;
 		struct epoll_event ev = {.events = EPOLLIN};
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(s->sock.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
@@ -637,7 +480,7 @@ static void fr_ctl_accept(struct fr_ctl_server *s)
 		c->peer.gid = cr.gid;
 		c->peer.privileged = cr.uid == 0 || cr.uid == geteuid() ||
 				     (s->opts.group_set && (cr.gid == s->opts.group || fr_ctl_peer_in_group(fd, s->opts.group)));
-		c->last_ms = fr_now_ms();
+		c->last_ms = fr_ctl_now_ms();
 		ev.data.ptr = c;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			free(c);
@@ -653,7 +496,7 @@ static void fr_ctl_accept(struct fr_ctl_server *s)
 /* Close idle and stalled connections; keep the sweep timer armed only while there are connections. */
 static void fr_ctl_sweep(struct fr_ctl_server *s)
 {
-	uint64_t expire, now = fr_now_ms();
+	uint64_t expire, now = fr_ctl_now_ms();
 
 	if (read(s->timer_fd, &expire, sizeof(expire)) < 0) {
 		/* nothing pending: the sweep below is still correct */
@@ -692,7 +535,7 @@ int fr_ctl_server_dispatch(struct fr_ctl_server *s)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
 		void *p = evs[i].data.ptr;
-		if (p == &s->listen_fd) {
+		if (p == &s->sock.listen_fd) {
 			fr_ctl_accept(s);
 		} else if (p == &s->timer_fd) {
 			fr_ctl_sweep(s);
@@ -732,8 +575,6 @@ int fr_ctl_server_dispatch(struct fr_ctl_server *s)
 
 void fr_ctl_server_close(struct fr_ctl_server *s)
 {
-	struct stat st;
-
 	if (!s)
 		return;
 	while (s->conns) {
@@ -742,161 +583,13 @@ void fr_ctl_server_close(struct fr_ctl_server *s)
 		fr_ctl_conn_kill(s, c);
 		free(c);
 	}
-	if (s->listen_fd >= 0) {
-		/* only our own socket: a file someone put there after us is not ours to remove */
-		if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
-			unlink(s->path);
-		close(s->listen_fd);
-	}
+	fr_ctl_socket_close_listener(&s->sock);
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	if (s->kick_fd >= 0)
 		close(s->kick_fd);
-	if (s->lock_fd >= 0) {
-		/* unlink while still holding it: a daemon waiting for it re-checks the name (fr_ctl_take_lock) */
-		char lock[sizeof(s->path) + 8];
-		snprintf(lock, sizeof(lock), "%s.lock", s->path);
-		unlink(lock);
-		close(s->lock_fd);
-	}
+	fr_ctl_socket_unlock(&s->sock);
 	free(s);
-}
-
-/* ---- client ---- */
-
-static int fr_ctl_wait(int fd, short events, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = fr_now_ms();
-		struct pollfd p = {.fd = fd, .events = events};
-		int rc;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)(deadline - now));
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc < 0)
-			return -errno;
-		if (rc > 0)
-			return 0;
-	}
-}
-
-int fr_ctl_client_connect(const char *path, int timeout_ms)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	uint64_t deadline = fr_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* a full backlog says EAGAIN on a non-blocking unix connect: retry until the deadline */
-	while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 && errno == EAGAIN) {
-		if (fr_now_ms() >= deadline) {
-			errno = ETIMEDOUT;
-			break;
-		}
-		usleep(1000);
-	}
-	if (rc < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
-int fr_ctl_client_call(int fd, const void *req, size_t len, fr_ctl_reply_fn fn, void *ctx, int timeout_ms)
-{
-	uint64_t deadline = fr_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
-	uint8_t *buf = malloc(FR_CTL_MSG_MAX + 1);
-	struct fr_ctl_msg m;
-	uint32_t req_id;
-	int rc;
-
-	if (!buf)
-		return -ENOMEM;
-	if (len < FR_CTL_HDR_SIZE) {
-		rc = -EINVAL;
-		goto cleanup;
-	}
-	req_id = (uint32_t)((const uint8_t *)req)[8] | (uint32_t)((const uint8_t *)req)[9] << 8 |
-		 (uint32_t)((const uint8_t *)req)[10] << 16 | (uint32_t)((const uint8_t *)req)[11] << 24;
-	while (send(fd, req, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* a hung-up daemon may have said why first (FR_CTL_E_BUSY): read that below */
-		if (errno == EPIPE || errno == ECONNRESET)
-			break;
-		rc = errno == EAGAIN ? fr_ctl_wait(fd, POLLOUT, deadline) : -errno;
-		if (rc)
-			goto cleanup;
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf, FR_CTL_MSG_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && errno == EAGAIN) {
-			rc = fr_ctl_wait(fd, POLLIN, deadline);
-			if (rc)
-				goto cleanup;
-			continue;
-		}
-		if (n < 0 && errno == ECONNRESET) {
-			/* a peer that closes with our request unread resets us, but its last words (an
-			 * error reply) may still be queued behind the reset: the error is reported once */
-			n = recv(fd, buf, FR_CTL_MSG_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
-			if (n < 0)
-				errno = ECONNRESET;
-		}
-		if (n <= 0) {
-			rc = n == 0 || errno == ECONNRESET || errno == EPIPE || errno == EAGAIN ? -ECONNRESET : -errno;
-			goto cleanup;
-		}
-		/* req_id 0 errors answer a message the daemon could not decode, or a refused connection */
-		if (fr_ctl_decode(buf, (size_t)n > FR_CTL_MSG_MAX + 1 ? FR_CTL_MSG_MAX + 1 : (size_t)n, &m) ||
-		    !(m.hdr.type & FR_CTL_REPLY) || (m.hdr.req_id != req_id && m.hdr.req_id != 0)) {
-			rc = -EPROTO;
-			goto cleanup;
-		}
-		rc = fn ? fn(ctx, &m) : 0;
-		if (rc < 0)
-			goto cleanup;
-		if (m.hdr.type == FR_CTL_ERROR) {
-			rc = -EREMOTEIO;
-			goto cleanup;
-		}
-		if (!(m.hdr.flags & FR_CTL_F_MORE)) {
-			rc = 0;
-			goto cleanup;
-		}
-	}
-cleanup:
-	free(buf);
-	return rc;
-}
-
-static int fr_ctl_copy_reply(void *ctx, const struct fr_ctl_msg *m)
-{
-	*(struct fr_ctl_msg *)ctx = *m;
-	return 0;
-}
-
-int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms)
-{
-	static uint32_t next_id = 1;
-	uint8_t buf[FR_CTL_HDR_SIZE + 1 + FR_CTL_ID_MAX];
-	int n;
-
-	if (fr_ctl_type_is_list(type))
-		return -EINVAL;
-	/* relaxed: ids only need to differ between calls on one connection */
-	n = fr_ctl_encode_request(buf, sizeof(buf), type, __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED), client_id);
-	if (n < 0)
-		return n;
-	memset(reply, 0, sizeof(*reply));
-	return fr_ctl_client_call(fd, buf, (size_t)n, fr_ctl_copy_reply, reply, timeout_ms);
 }

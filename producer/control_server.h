@@ -1,4 +1,4 @@
-/* control_server.h - flowringd's control socket (server side) and the blocking client used by the CLI.
+/* control_server.h - flowringd's control socket, server side (the blocking client: control_client.h).
  *
  * Server: a Unix SOCK_SEQPACKET socket speaking control_proto.h. Everything it watches (listening socket,
  * connections, an idle timer) sits in one internal epoll set whose fd is fr_ctl_server_fd(): the daemon
@@ -8,8 +8,7 @@
  * is disconnected. Requests are handed to the daemon's struct fr_ctl_handler.
  *
  * Contract: a server is used from one thread (the daemon's event-loop thread); handler callbacks run
- * on that thread, inside fr_ctl_server_dispatch(). Client functions are independent and thread-safe
- * per fd.
+ * on that thread, inside fr_ctl_server_dispatch().
  */
 #ifndef FR_CONTROL_SERVER_H
 #define FR_CONTROL_SERVER_H
@@ -96,26 +95,5 @@ unsigned fr_ctl_server_conns(const struct fr_ctl_server *s);
  * no-op. The lock file is removed while still held; a daemon that locked it meanwhile notices the name
  * now leads elsewhere and locks again (fr_ctl_server_open). */
 void fr_ctl_server_close(struct fr_ctl_server *s);
-
-/* ---- client side (CLI, agents, tests): blocking with a timeout ---- */
-
-/* Connect to the daemon's socket. Returns an fd (close it with close()) or a negative errno
- * (-ENOENT: no daemon socket, -ECONNREFUSED: stale socket, -EACCES, -ETIMEDOUT). */
-int fr_ctl_client_connect(const char *path, int timeout_ms);
-
-/* Called for every reply message of the chain, the last one (no FR_CTL_F_MORE, or FR_CTL_ERROR)
- * included. m and the list it holds are valid only during the call. Return 0 to go on; a negative
- * value stops fr_ctl_client_call(), which returns it (the connection is then out of step: close it). */
-typedef int (*fr_ctl_reply_fn)(void *ctx, const struct fr_ctl_msg *m);
-
-/* Send one request message (req, len: from fr_ctl_encode_request) and read its whole reply chain
- * within timeout_ms in total. Returns 0 when the chain ended with a normal reply, -EREMOTEIO when it
- * ended with FR_CTL_ERROR (fn saw it), -ETIMEDOUT, -ECONNRESET (daemon closed), -EPROTO (a reply that
- * does not decode or answers another request), or fn's negative value. */
-int fr_ctl_client_call(int fd, const void *req, size_t len, fr_ctl_reply_fn fn, void *ctx, int timeout_ms);
-
-/* One request with a single-message reply (PING, REGISTER, UNREGISTER, SNAPSHOT): *reply gets it
- * (for an error reply, reply->u.err). Returns as fr_ctl_client_call(); -EINVAL for a list type. */
-int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms);
 
 #endif /* FR_CONTROL_SERVER_H */

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "control_server.h"
+#include "control_client.h"
 
 static int fr_e2e_spawn(struct fr_e2e_daemon *d, const char *flowringd, const char *const *extra)
 {

@@ -1,5 +1,5 @@
 /* Description: control socket server and client over a real SOCK_SEQPACKET socket in a temp dir with a fake handler -
- * round trips, continuation, bad messages, floods, slow readers, idle expiry, credentials, second instance, stale file. */
+ * round trips, continuation, pipelining, credentials, second instance, stale file. Abuse and limits: test_control_server_limits.c. */
 #define _GNU_SOURCE /* setgroups */
 #include <errno.h>
 #include <grp.h>
@@ -21,188 +21,9 @@
 
 #include <cmocka.h>
 
+#include "control_client.h"
 #include "control_server.h"
-
-#define TMO 3000
-
-static char tmpdir[] = "/tmp/fr_test_ctl.XXXXXX";
-static char sock_path[256];
-
-/* ---- fake daemon ---- */
-struct fake {
-	char ids[8][FR_CTL_ID_MAX + 1];
-	unsigned nids;
-	unsigned dump_items;
-	uint64_t snapshots;
-};
-static struct fake fake;
-
-static int fake_register(void *ctx, const char *id, const struct fr_ctl_peer *peer, struct fr_ctl_register_reply *out)
-{
-	struct fake *f = ctx;
-	(void)peer;
-	for (unsigned i = 0; i < f->nids; i++)
-		if (!strcmp(f->ids[i], id)) {
-			out->generation = 42 + i;
-			out->created = 0;
-			return 0;
-		}
-	if (f->nids == 8)
-		return -EUSERS;
-	strcpy(f->ids[f->nids], id);
-	out->generation = 42 + f->nids++;
-	out->created = 1;
-	return 0;
-}
-
-static int fake_find(struct fake *f, const char *id)
-{
-	for (unsigned i = 0; i < f->nids; i++)
-		if (!strcmp(f->ids[i], id))
-			return (int)i;
-	return -ENOENT;
-}
-
-static int fake_unregister(void *ctx, const char *id, const struct fr_ctl_peer *peer)
-{
-	struct fake *f = ctx;
-	int i = fake_find(f, id);
-	(void)peer;
-	if (i < 0)
-		return i;
-	memmove(f->ids[i], f->ids[i + 1], (f->nids - (unsigned)i - 1) * sizeof(f->ids[0]));
-	f->nids--;
-	return 0;
-}
-
-static int fake_snapshot(void *ctx, const char *id, struct fr_ctl_snapshot_reply *out)
-{
-	struct fake *f = ctx;
-	int i = fake_find(f, id);
-	if (i < 0)
-		return i;
-	out->generation = 42 + (unsigned)i;
-	out->seq = 100 + 2 * f->snapshots++;
-	out->slot = (uint32_t)(f->snapshots % 4);
-	out->records = 7;
-	return 0;
-}
-
-static int fake_stats(void *ctx, struct fr_ctl_reply *r)
-{
-	struct fake *f = ctx;
-	int rc = fr_ctl_reply_add_stat(r, "clients_current", f->nids);
-	return rc ? rc : fr_ctl_reply_add_stat(r, "snapshots_published", f->snapshots);
-}
-
-static int fake_clients(void *ctx, struct fr_ctl_reply *r)
-{
-	struct fake *f = ctx;
-	for (unsigned i = 0; i < f->nids; i++) {
-		struct fr_ctl_client_item it = {.keys = i, .closed = 10 * i, .idle_ms = 5};
-		strcpy(it.id, f->ids[i]);
-		int rc = fr_ctl_reply_add_client(r, &it);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int fake_dump(void *ctx, const char *id, struct fr_ctl_reply *r)
-{
-	struct fake *f = ctx;
-	for (unsigned i = 0; i < f->dump_items; i++) {
-		struct fr_ctl_dump_item it = {.sent = i, .recv = 2 * (uint64_t)i, .retransmits = 1};
-		snprintf(it.key, sizeof(it.key), "p:%u|src:10.0.0.1:%u|dst:10.0.0.2:443|f:0|t:0", 1000 + i, i);
-		int rc = fr_ctl_reply_add_dump(r, &it);
-		if (rc)
-			return rc;
-	}
-	return strcmp(id, "fail") == 0 ? -EIO : 0; /* an error after MORE messages must still end the chain */
-}
-
-static const struct fr_ctl_handler fake_handler = {
-	.ctx = &fake,
-	.register_client = fake_register,
-	.unregister_client = fake_unregister,
-	.snapshot = fake_snapshot,
-	.stats = fake_stats,
-	.clients = fake_clients,
-	.dump = fake_dump,
-};
-
-/* ---- the server runs on its own thread, as it would in the daemon's loop ---- */
-static struct fr_ctl_server *srv;
-static pthread_t srv_thread;
-static int srv_stop;
-static bool srv_running;
-
-static bool srv_edge; /* wait as an io_uring multishot poll does: only on new wake-ups (EPOLLET) */
-
-static void *srv_main(void *arg)
-{
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	(void)arg;
-
-	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fr_ctl_server_fd(srv), &ev), 0);
-	while (!__atomic_load_n(&srv_stop, __ATOMIC_ACQUIRE)) {
-		struct pollfd p = {.fd = fr_ctl_server_fd(srv), .events = POLLIN};
-		if (srv_edge ? epoll_wait(ep, &ev, 1, 5) > 0 : poll(&p, 1, 5) > 0)
-			assert_int_equal(fr_ctl_server_dispatch(srv), 0);
-	}
-	close(ep);
-	return NULL;
-}
-
-static void srv_resume(void)
-{
-	__atomic_store_n(&srv_stop, 0, __ATOMIC_RELEASE);
-	assert_int_equal(pthread_create(&srv_thread, NULL, srv_main, NULL), 0);
-	srv_running = true;
-}
-
-/* Stop the server thread: counters and the fake are then safe to read from the test thread. */
-static void srv_pause(void)
-{
-	__atomic_store_n(&srv_stop, 1, __ATOMIC_RELEASE); /* pairs with the acquire load in srv_main */
-	assert_int_equal(pthread_join(srv_thread, NULL), 0);
-	srv_running = false;
-}
-
-static void srv_start(const struct fr_ctl_server_opts *o)
-{
-	char err[256];
-	struct fr_ctl_server_opts d = {.path = sock_path};
-
-	memset(&fake, 0, sizeof(fake));
-	srv = fr_ctl_server_open(o ? o : &d, &fake_handler, err, sizeof(err));
-	if (!srv)
-		fail_msg("server open: %s", err);
-	srv_resume();
-}
-
-static void srv_stop_all(void)
-{
-	srv_pause();
-	fr_ctl_server_close(srv);
-	srv = NULL;
-}
-
-/* Let the server thread catch up with what the kernel already queued (bounded wait for a condition). */
-static unsigned conns_after_settle(unsigned want)
-{
-	unsigned n = 0;
-	for (int i = 0; i < 300; i++) {
-		srv_pause();
-		n = fr_ctl_server_conns(srv);
-		srv_resume();
-		if (n == want)
-			break;
-		usleep(10000);
-	}
-	return n;
-}
+#include "control_server_fixture.h"
 
 static int list_count(void *ctx, const struct fr_ctl_msg *m)
 {
@@ -322,29 +143,6 @@ static void test_list_replies_arrive_complete_with_continuation(void **state)
 	srv_stop_all();
 }
 
-/* Send raw bytes, return the error code of the reply and whether the server then hung up. */
-static int raw_exchange(const void *msg, size_t len, bool *hung_up)
-{
-	uint8_t buf[FR_CTL_MSG_MAX];
-	struct fr_ctl_msg m;
-	struct pollfd p;
-	int fd = fr_ctl_client_connect(sock_path, TMO);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	assert_int_equal(send(fd, msg, len, 0), (ssize_t)len);
-	p = (struct pollfd){.fd = fd, .events = POLLIN};
-	assert_int_equal(poll(&p, 1, TMO), 1);
-	n = recv(fd, buf, sizeof(buf), 0);
-	assert_true(n > 0);
-	assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), 0);
-	assert_int_equal(m.hdr.type, FR_CTL_ERROR);
-	assert_int_equal(poll(&p, 1, TMO), 1);
-	*hung_up = recv(fd, buf, sizeof(buf), 0) == 0;
-	close(fd);
-	return m.u.err.code;
-}
-
 static void test_pipelined_requests_are_all_answered_under_edge_triggered_polling(void **state)
 {
 	uint8_t req[64], buf[FR_CTL_MSG_MAX];
@@ -374,122 +172,6 @@ static void test_pipelined_requests_are_all_answered_under_edge_triggered_pollin
 	close(fd);
 	srv_stop_all();
 	srv_edge = false;
-}
-
-static void test_bad_messages_get_error_replies_and_are_counted(void **state)
-{
-	static uint8_t big[FR_CTL_MSG_MAX + 100];
-	uint8_t req[64];
-	bool hup = false;
-	int n;
-	(void)state;
-
-	srv_start(NULL);
-	n = fr_ctl_encode_request(req, sizeof(req), FR_CTL_REGISTER, 5, "x");
-	req[0] = 'X';
-	assert_int_equal(raw_exchange(req, (size_t)n, &hup), FR_CTL_E_BAD_MAGIC);
-	assert_true(hup);
-	assert_int_equal(raw_exchange("garbage!", 8, &hup), FR_CTL_E_TRUNCATED);
-	n = fr_ctl_encode_request(req, sizeof(req), FR_CTL_REGISTER, 5, "abc");
-	assert_int_equal(raw_exchange(req, (size_t)n - 1, &hup), FR_CTL_E_TRUNCATED);
-	n = fr_ctl_encode_ping_reply(req, sizeof(req), 5, &(struct fr_ctl_ping_reply){0});
-	assert_int_equal(raw_exchange(req, (size_t)n, &hup), FR_CTL_E_UNKNOWN_TYPE);
-	memset(big, 'A', sizeof(big));
-	n = fr_ctl_encode_request(big, sizeof(big), FR_CTL_PING, 5, NULL);
-	assert_int_equal(raw_exchange(big, sizeof(big), &hup), FR_CTL_E_OVERSIZED);
-	assert_true(hup);
-	srv_pause();
-	assert_int_equal(fr_ctl_server_counter(srv, FR_TM_CTL_MALFORMED), 4);
-	assert_int_equal(fr_ctl_server_counter(srv, FR_TM_CTL_OVERSIZED), 1);
-	assert_int_equal(fr_ctl_server_counter(srv, FR_TM_CTL_REQUESTS), 0);
-	srv_resume();
-	/* the server keeps serving */
-	struct fr_ctl_msg r;
-	int fd = fr_ctl_client_connect(sock_path, TMO);
-	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_PING, NULL, &r, TMO), 0);
-	close(fd);
-	srv_stop_all();
-}
-
-static void test_connection_flood_is_refused_counted_and_server_keeps_serving(void **state)
-{
-	struct fr_ctl_server_opts o = {.path = sock_path, .max_conns = 16};
-	static int fds[300];
-	struct fr_ctl_msg r;
-	unsigned busy = 0;
-	(void)state;
-
-	srv_start(&o);
-	for (int i = 0; i < 16; i++) {
-		fds[i] = fr_ctl_client_connect(sock_path, TMO);
-		assert_true(fds[i] >= 0);
-		assert_int_equal(fr_ctl_client_request(fds[i], FR_CTL_PING, NULL, &r, TMO), 0);
-	}
-	for (int i = 16; i < 300; i++) {
-		fds[i] = fr_ctl_client_connect(sock_path, TMO);
-		assert_true(fds[i] >= 0);
-		/* a refused connection is told why (req_id 0 error) and then closed */
-		int rc = fr_ctl_client_request(fds[i], FR_CTL_PING, NULL, &r, TMO);
-		if (rc == -EREMOTEIO && r.u.err.code == FR_CTL_E_BUSY)
-			busy++;
-		else
-			fprintf(stderr, "conn %d: rc %d type %u code %u\n", i, rc, r.hdr.type, r.u.err.code);
-		close(fds[i]);
-	}
-	assert_int_equal(busy, 284);
-	for (int i = 0; i < 16; i++)
-		close(fds[i]);
-	assert_int_equal(conns_after_settle(0), 0);
-	int fd = fr_ctl_client_connect(sock_path, TMO);
-	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_PING, NULL, &r, TMO), 0);
-	close(fd);
-	srv_pause();
-	assert_int_equal(fr_ctl_server_counter(srv, FR_TM_CTL_FLOOD_REFUSED), 284);
-	srv_resume();
-	srv_stop_all();
-}
-
-static void test_client_that_does_not_read_is_disconnected(void **state)
-{
-	struct fr_ctl_server_opts o = {.path = sock_path, .max_out = 64 << 10};
-	uint8_t req[64], buf[FR_CTL_MSG_MAX];
-	struct fr_ctl_msg r;
-	ssize_t got;
-	int fd, n, other;
-	(void)state;
-
-	srv_start(&o);
-	fake.dump_items = 100000;
-	fd = fr_ctl_client_connect(sock_path, TMO);
-	other = fr_ctl_client_connect(sock_path, TMO);
-	assert_true(fd >= 0 && other >= 0);
-	n = fr_ctl_encode_request(req, sizeof(req), FR_CTL_DUMP, 1, "a");
-	assert_int_equal(send(fd, req, (size_t)n, 0), n);
-	assert_int_equal(conns_after_settle(1), 1); /* dropped without the client reading anything */
-	assert_int_equal(fr_ctl_client_request(other, FR_CTL_PING, NULL, &r, TMO), 0);
-	/* what the slow client still finds is a truncated chain, then end of stream */
-	while ((got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		;
-	assert_int_equal(got, 0);
-	close(fd);
-	close(other);
-	srv_stop_all();
-}
-
-static void test_idle_connection_is_closed(void **state)
-{
-	struct fr_ctl_server_opts o = {.path = sock_path, .idle_ms = 100};
-	struct pollfd p;
-	char b;
-	(void)state;
-
-	srv_start(&o);
-	int fd = fr_ctl_client_connect(sock_path, TMO);
-	p = (struct pollfd){.fd = fd, .events = POLLIN};
-	assert_int_equal(poll(&p, 1, TMO), 1);
-	assert_int_equal(recv(fd, &b, 1, 0), 0);
-	close(fd);
-	srv_stop_all();
 }
 
 static void test_second_server_is_refused_naming_the_holder_and_stale_socket_is_replaced(void **state)
@@ -611,47 +293,12 @@ static void test_unprivileged_peer_is_refused_and_counted(void **state)
 	srv_stop_all();
 }
 
-/* After each test, also a failed one: the next test needs the path free. */
-static int srv_cleanup(void **state)
-{
-	(void)state;
-	if (srv_running)
-		srv_pause();
-	srv_edge = false;
-	fr_ctl_server_close(srv);
-	srv = NULL;
-	unlink(sock_path);
-	return 0;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(sock_path, sizeof(sock_path), "%s/ctl.sock", tmpdir);
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_every_request_round_trips_through_the_socket, srv_cleanup),
 		cmocka_unit_test_teardown(test_list_replies_arrive_complete_with_continuation, srv_cleanup),
 		cmocka_unit_test_teardown(test_pipelined_requests_are_all_answered_under_edge_triggered_polling, srv_cleanup),
-		cmocka_unit_test_teardown(test_bad_messages_get_error_replies_and_are_counted, srv_cleanup),
-		cmocka_unit_test_teardown(test_connection_flood_is_refused_counted_and_server_keeps_serving, srv_cleanup),
-		cmocka_unit_test_teardown(test_client_that_does_not_read_is_disconnected, srv_cleanup),
-		cmocka_unit_test_teardown(test_idle_connection_is_closed, srv_cleanup),
 		cmocka_unit_test_teardown(test_second_server_is_refused_naming_the_holder_and_stale_socket_is_replaced, srv_cleanup),
 		cmocka_unit_test_teardown(test_path_that_is_not_a_socket_is_left_alone, srv_cleanup),
 	};

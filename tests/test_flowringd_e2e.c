@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "control_server.h"
+#include "control_client.h"
 #include "e2e_util.h"
 
 static const char *g_flowringd;

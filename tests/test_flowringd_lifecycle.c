@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "control_client.h"
 #include "e2e_util.h"
 
 static const char *g_flowringd;
@@ -96,6 +97,10 @@ static void test_second_daemon_on_the_same_instance_is_refused_naming_the_holder
 	/* same control socket */
 	expect_exit(1, pid,
 		    (const char *const[]){"--shm-dir", d.shm, "--control", d.sock, "--instance", d.instance, NULL});
+	/* the refused daemon left the first one's lock file alone */
+	char lock[160];
+	snprintf(lock, sizeof(lock), "%s.lock", d.sock);
+	assert_int_equal(access(lock, F_OK), 0);
 	/* another control socket, same instance and shm dir: the live region names its producer */
 	snprintf(other_sock, sizeof(other_sock), "%s/other.sock", d.dir);
 	expect_exit(1, pid,
@@ -217,6 +222,28 @@ static void test_sighup_reloads_filters_from_the_config_file(void **state)
 	unlink(conf);
 }
 
+static void test_publish_interval_gives_snapshots_without_requests(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+	struct fr_snapshot_reader r;
+	struct fr_ctl_msg m;
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd, (const char *const[]){"--publish-interval", "100ms", NULL}), 0);
+	int fd = fr_ctl_client_connect(d.sock, 2000);
+	assert_true(fd >= 0);
+	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_REGISTER, "periodic", &m, 5000), 0);
+	close(fd);
+	assert_int_equal(fr_snapshot_open(&r, d.shm, d.instance, "periodic"), FR_OK);
+	/* nobody asks: three snapshots arrive on the 100 ms tick, well within 3 s */
+	uint64_t t0 = fr__now_ns();
+	for (uint64_t n = 0; n < 3; n++)
+		assert_int_equal(fr_snapshot_wait(&r, n, 3000), FR_OK);
+	assert_true(fr__now_ns() - t0 < 3000000000ull);
+	fr_snapshot_close(&r);
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -236,6 +263,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_second_daemon_on_the_same_instance_is_refused_naming_the_holder),
 		cmocka_unit_test(test_consumer_follows_a_restart_after_kill_9),
 		cmocka_unit_test(test_sighup_reloads_filters_from_the_config_file),
+		cmocka_unit_test(test_publish_interval_gives_snapshots_without_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

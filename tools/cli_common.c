@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "control_server.h"
+#include "control_client.h"
 
 void fr_cli_global_defaults(struct fr_cli_global *g)
 {

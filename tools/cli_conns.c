@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "control_server.h"
+#include "control_client.h"
 
 #define FR_CLI_SNAPSHOT_WAIT_MS 3000 /* from the SNAPSHOT reply to the snapshot being visible */
 #define FR_CLI_ROUND_RETRIES 3       /* a snapshot overwritten before we copied it: ask again */

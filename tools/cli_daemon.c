@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control_server.h"
+#include "control_client.h"
 
 struct fr_cli_list_out {
 	bool json, titled;
