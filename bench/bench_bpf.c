@@ -30,7 +30,7 @@
 
 #include "tracer.h"
 
-#define FR_MAXP 16
+#define FR_MAXP FR_TRACER_MAX_PROGS
 #define FR_MAX_ROUNDS 32
 #define FR_PAYLOAD 64
 #define FR_TCPLIFE "/usr/sbin/tcplife"

@@ -1,5 +1,5 @@
-/* flowring.bpf.h - kernel-only helpers of flowring.bpf.c: address folding, telemetry, ring output.
- * Included once, after vmlinux.h, the libbpf BPF headers, flowring.h and the map definitions.
+/* flowring.bpf.h - kernel-only helpers of flowring.bpf.c: address folding, socket reads, telemetry,
+ * ring output. Included once, after vmlinux.h, the libbpf BPF headers and flowring_maps.bpf.h.
  */
 #ifndef FR_BPF_FLOWRING_BPF_H
 #define FR_BPF_FLOWRING_BPF_H
@@ -11,6 +11,11 @@
 #define FR_MSG_PEEK 2
 #define FR_ETH_P_IP 0x0800
 #define FR_ETH_P_IPV6 0x86DD
+
+static __always_inline __u32 fr_current_pid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
 
 static __always_inline void fr_tm_add(__u32 idx, __u64 n)
 {
@@ -109,17 +114,26 @@ static __always_inline __u16 fr_sk_dport(const struct sock *sk)
 	return bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
-/* Send one closed record. Without a wakeup (BPF_RB_NO_WAKEUP: a wakeup per event costs ~10x the
- * program) unless enough data is pending; user space also drains on a short timer. */
-static __always_inline void fr_emit(const struct fr_bpf_conn *src)
+static __always_inline int fr_addr_is_any(const __u8 a[16])
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return (w[0] | w[1] | w[2] | w[3]) == 0;
+}
+
+/* Send one record; lost_idx counts it if the ring is full. Without a wakeup (BPF_RB_NO_WAKEUP: a
+ * wakeup per event costs ~10x the program) unless enough data is pending; user space also drains
+ * on a short timer. Returns 0, or -1 if the record was lost. */
+static __always_inline int fr_emit_counted(const struct fr_bpf_conn *src, __u32 lost_idx)
 {
 	struct fr_bpf_conn *r = bpf_ringbuf_reserve(&fr_rb, sizeof(*r), 0);
 	__u64 flags = BPF_RB_NO_WAKEUP, avail;
 
 	if (!r) {
-		fr_tm_add(FR_BPF_TM_RB_RESERVE_FAILED, 1);
-		fr_tm_add(FR_BPF_TM_RB_BYTES_DROPPED, sizeof(*r));
-		return;
+		fr_tm_add(lost_idx, 1);
+		if (lost_idx == FR_BPF_TM_RB_RESERVE_FAILED)
+			fr_tm_add(FR_BPF_TM_RB_BYTES_DROPPED, sizeof(*r));
+		return -1;
 	}
 	__builtin_memcpy(r, src, sizeof(*r));
 	/* Wake only when this record crosses the threshold: a consumer that is behind is already
@@ -130,7 +144,14 @@ static __always_inline void fr_emit(const struct fr_bpf_conn *src)
 		fr_tm_add(FR_BPF_TM_WAKEUPS, 1);
 	}
 	bpf_ringbuf_submit(r, flags);
-	fr_tm_add(FR_BPF_TM_RB_SUBMITTED, 1);
+	return 0;
+}
+
+/* A closed connection (or a UDP release marker). */
+static __always_inline void fr_emit(const struct fr_bpf_conn *src)
+{
+	if (!fr_emit_counted(src, FR_BPF_TM_RB_RESERVE_FAILED))
+		fr_tm_add(FR_BPF_TM_RB_SUBMITTED, 1);
 }
 
 #endif /* FR_BPF_FLOWRING_BPF_H */

@@ -12,6 +12,10 @@
 #define FR_BPF_KIND_CONN 0        /* a closed connection */
 #define FR_BPF_KIND_UDP_RELEASE 1 /* a UDP socket with more flows than its sk_storage remembers was
 				   * released: user space closes its remaining flows (by cookie) */
+#define FR_BPF_KIND_PORT_LISTEN 2 /* a socket started listening (TCP) or was bound to a port (UDP):
+				   * proto, netns, sport, pid, cookie, start_ns */
+#define FR_BPF_KIND_PORT_CLOSE 3  /* that socket stopped (listener closed; UDP socket released or
+				   * connected); sent only for sockets that had a PORT_LISTEN */
 
 /* fr_bpf_conn.proto / family (same numbers as enum fr_conn_type / fr_conn_family) */
 #define FR_BPF_TCP 0
@@ -36,7 +40,8 @@ struct fr_bpf_udp_key {
 	__u8 pad[5];
 };
 
-/* Value of the active maps and record of the ring buffer (kind FR_BPF_KIND_CONN). */
+/* Value of the active maps and record of the ring buffer (every kind: one record size keeps the
+ * ring's order and the consumer simple; port events are rare). */
 struct fr_bpf_conn {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -76,6 +81,8 @@ enum fr_bpf_tm {
 	FR_BPF_TM_RB_SUBMITTED,          /* closed records submitted (all of them, before filtering) */
 	FR_BPF_TM_WAKEUPS,               /* forced ring-buffer wakeups */
 	FR_BPF_TM_TCP_CLOSES,            /* TCP transitions to CLOSE seen (not from LISTEN) */
+	FR_BPF_TM_PORT_EVENTS_LOST,      /* listening-port events lost: ring full */
+	FR_BPF_TM_PORT_EVENTS,           /* listening-port events submitted */
 	FR_BPF_TM__COUNT
 };
 

@@ -1,6 +1,7 @@
 /* tracer.h - the user side of flowring's eBPF tracing: load and attach the programs of
- * bpf/flowring.bpf.c, drain closed connections from the BPF ring buffer, read the active ones
- * from the BPF maps, expire idle UDP flows, read the kernel-side counters.
+ * bpf/flowring.bpf.c, drain closed connections and listening-port events from the BPF ring buffer,
+ * read the active connections from the BPF maps, expire idle UDP flows, read the kernel-side
+ * counters. Implemented by tracer.c (open/close), tracer_drain.c, tracer_maps.c, tracer_stats.c.
  *
  * Threading: a tracer is single-threaded. All functions on one tracer must be called from one
  * thread at a time (the daemon's ingest thread); callbacks run on that thread, synchronously.
@@ -20,6 +21,16 @@ struct fr_tracer;
 /* Called once per connection. The record is only valid during the call. */
 typedef void (*fr_tracer_conn_cb)(void *ctx, const struct fr_conn *conn);
 
+/* A socket started (listening true) or stopped (false) listening on a port: type FR_CONN_TCP
+ * (CLOSE -> LISTEN, LISTEN -> CLOSE) or FR_CONN_UDP (bind() to a non-zero port; stop at the
+ * socket's release or its connect()). netns is the socket's network namespace inode. Called in
+ * ring order with on_closed, so a connection closed after its port started listening is reported
+ * after the event. Per socket: every stop follows exactly one start of the same socket; sockets
+ * that were listening before the tracer opened have no events (load those from /proc). Not
+ * reported: a TCP listen() without an explicit bind() (the kernel chooses the port after the
+ * tracepoint), UDP without opts.udp. Lost events (ring full) are counted (port_events_lost). */
+typedef void (*fr_tracer_port_cb)(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening);
+
 struct fr_tracer_opts {
 	bool udp;                     /* trace UDP flows too (default true) */
 	bool seed;                    /* seed existing connections with iter/tcp, iter/udp (default true) */
@@ -31,7 +42,8 @@ struct fr_tracer_opts {
 	uint32_t udp_map_entries;     /* active UDP flows (default 65536) */
 	uint32_t netns;               /* trace only this network namespace inode; 0: all (tests) */
 	fr_tracer_conn_cb on_closed;  /* each closed connection (end_ns set, FR_CONN_F_CLOSED) */
-	void *ctx;                    /* passed to on_closed */
+	void *ctx;                    /* passed to on_closed and on_port */
+	fr_tracer_port_cb on_port;    /* listening-port events (optional, NULL: not delivered) */
 };
 
 /* Kernel-side counters summed over CPUs, plus the user side's own. */
@@ -50,9 +62,12 @@ struct fr_tracer_counters {
 	uint64_t tcp_reaped;        /* user side: TCP entries whose socket vanished unseen (reap) */
 	uint64_t ingest_events;     /* user side: records read from the ring buffer */
 	uint64_t ingest_malformed;  /* user side: records of a wrong size or kind */
+	uint64_t port_events;       /* listening-port events the kernel submitted */
+	uint64_t port_events_lost;  /* listening-port events lost: ring full */
 };
 
 #define FR_TRACER_PROG_NAME_LEN 32
+#define FR_TRACER_MAX_PROGS 24 /* at least the number of BPF programs (15 today): size for prog_stats */
 
 struct fr_tracer_prog_stat {
 	char name[FR_TRACER_PROG_NAME_LEN];
@@ -76,7 +91,8 @@ void fr_tracer_close(struct fr_tracer *t);
  * are submitted without a wakeup to save ~5 us per event. */
 int fr_tracer_epoll_fd(const struct fr_tracer *t);
 
-/* Drain the ring buffer, calling on_closed per closed connection. Returns records or -errno. */
+/* Drain the ring buffer, calling on_closed per closed connection and on_port per port event.
+ * Returns records or -errno. */
 int fr_tracer_consume(struct fr_tracer *t);
 
 /* Wait up to timeout_ms for a wakeup, then drain (also on timeout). Returns records or -errno. */
@@ -101,7 +117,8 @@ int fr_tracer_reap_tcp(struct fr_tracer *t, uint64_t now_ns);
 int fr_tracer_read_counters(struct fr_tracer *t, struct fr_tracer_counters *out);
 
 /* Store the counters this module owns into a telemetry block indexed by enum fr_telemetry_id
- * (FR_TM_BPF_*, INGEST_EVENTS, INGEST_MALFORMED, BPF_PROG_RUNS, BPF_PROG_MISSES); other
+ * (FR_TM_BPF_*, INGEST_EVENTS, INGEST_MALFORMED, BPF_PROG_RUNS, BPF_PROG_MISSES,
+ * BPF_PORT_EVENTS_LOST); other
  * entries are left untouched. */
 int fr_tracer_read_telemetry(struct fr_tracer *t, uint64_t tm[FR_TM__COUNT]);
 

@@ -1,5 +1,5 @@
 /* Description: the BPF tracer reports real TCP/UDP connections exactly (bytes, packets, pids, ports,
- * netns, RTT, retransmits, failed connects, seeding, active view, UDP idle expiry). Needs root. */
+ * addresses, netns, RTT, retransmits, failed connects, seeding, active view, UDP idle expiry). Needs root. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -182,6 +182,61 @@ static void test_udp_v6_unconnected_reports_exact_bytes_packets_pid_on_close(voi
 {
 	(void)state;
 	fr_udp_case(AF_INET6, false);
+}
+
+/* An unbound socket sends with sendto() to a receiver bound to the wildcard address, which replies
+ * with sendto(): both flows carry the loopback address the route chose, not 0.0.0.0 / ::. */
+static void fr_udp_wildcard_case(int family, const char *dst)
+{
+	struct sockaddr_storage rs = { 0 }, ds = { 0 }, from;
+	socklen_t rlen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), flen;
+	int r = socket(family, SOCK_DGRAM, 0), s = socket(family, SOCK_DGRAM, 0);
+	uint16_t rport, sport;
+	const struct fr_conn *c, *x;
+	char buf[64] = { 0 };
+
+	rs.ss_family = family;
+	assert_int_equal(bind(r, (struct sockaddr *)&rs, rlen), 0); /* 0.0.0.0 / :: */
+	assert_int_equal(getsockname(r, (struct sockaddr *)&rs, &rlen), 0);
+	rport = ntohs(family == AF_INET ? ((struct sockaddr_in *)&rs)->sin_port : ((struct sockaddr_in6 *)&rs)->sin6_port);
+	ds.ss_family = family;
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ds)->sin_port = htons(rport);
+		assert_int_equal(inet_pton(AF_INET, dst, &((struct sockaddr_in *)&ds)->sin_addr), 1);
+	} else {
+		((struct sockaddr_in6 *)&ds)->sin6_port = htons(rport);
+		assert_int_equal(inet_pton(AF_INET6, dst, &((struct sockaddr_in6 *)&ds)->sin6_addr), 1);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sendto(s, buf, 20, 0, (struct sockaddr *)&ds, rlen), 20);
+	flen = sizeof(from);
+	assert_int_equal(recvfrom(r, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen), 20);
+	assert_int_equal(sendto(r, buf, 7, 0, (struct sockaddr *)&from, flen), 7);
+	sport = ntohs(((struct sockaddr_in *)&from)->sin_port); /* same offset in sockaddr_in6 */
+	close(s);
+	close(r);
+	c = fr_col_wait(g_t, &g_col, FR_CONN_UDP, sport, rport, 5000);
+	x = fr_col_wait(g_t, &g_col, FR_CONN_UDP, rport, sport, 5000);
+	assert_non_null(c);
+	assert_non_null(x);
+	assert_int_equal(c->monotonic_sent_bytes, 40);
+	assert_int_equal(x->monotonic_sent_bytes, 7);
+	/* a v4-mapped destination on a v6 socket is an IPv4 flow */
+	fr_check_loopback(c, strchr(dst, '.') ? AF_INET : family);
+	fr_check_loopback(x, strchr(dst, '.') ? AF_INET : family);
+}
+
+static void test_udp_v4_unbound_sendto_reports_the_routed_source_address(void **state)
+{
+	(void)state;
+	fr_udp_wildcard_case(AF_INET, "127.0.0.1");
+}
+
+static void test_udp_v6_unbound_sendto_reports_the_routed_source_address(void **state)
+{
+	(void)state;
+	fr_udp_wildcard_case(AF_INET6, "::1");
+	fr_udp_wildcard_case(AF_INET6, "::ffff:127.0.0.1");
 }
 
 static uint16_t fr_unused_port(void)
@@ -509,6 +564,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_udp_v4_unconnected_reports_exact_bytes_packets_pid_on_close),
 		cmocka_unit_test(test_udp_v6_connected_reports_exact_bytes_packets_pid_on_close),
 		cmocka_unit_test(test_udp_v6_unconnected_reports_exact_bytes_packets_pid_on_close),
+		cmocka_unit_test(test_udp_v4_unbound_sendto_reports_the_routed_source_address),
+		cmocka_unit_test(test_udp_v6_unbound_sendto_reports_the_routed_source_address),
 		cmocka_unit_test(test_failed_connect_is_flagged_and_not_reported_as_a_connection),
 		cmocka_unit_test(test_netns_connection_carries_inode_and_counts_retransmits_under_loss),
 		cmocka_unit_test(test_preexisting_connection_is_seeded_and_reported_at_close),

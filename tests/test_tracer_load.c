@@ -229,11 +229,16 @@ static void test_tiny_ring_drop_counter_equals_generated_minus_received(void **s
 	usleep(200000); /* the last closes run in softirq after the child's exit */
 	fr_tracer_consume(t);
 	assert_int_equal(fr_tracer_read_counters(t, &cnt), 0);
-	fprintf(stderr, "tiny ring: generated=%d received=%zu dropped=%llu bytes_dropped=%llu\n", 2 * FR_TINY_CONNS,
-		col.n, (unsigned long long)cnt.rb_reserve_failed, (unsigned long long)cnt.rb_bytes_dropped);
+	fprintf(stderr, "tiny ring: generated=%d received=%zu dropped=%llu bytes_dropped=%llu port_events=%llu lost=%llu\n",
+		2 * FR_TINY_CONNS, col.n, (unsigned long long)cnt.rb_reserve_failed,
+		(unsigned long long)cnt.rb_bytes_dropped, (unsigned long long)cnt.port_events,
+		(unsigned long long)cnt.port_events_lost);
 	assert_true(cnt.rb_reserve_failed > 0);
 	assert_int_equal(col.n + cnt.rb_reserve_failed, 2 * FR_TINY_CONNS);
 	assert_int_equal(cnt.rb_bytes_dropped, cnt.rb_reserve_failed * sizeof(struct fr_bpf_conn));
+	/* the listener's start and stop: each delivered or counted as lost, never both */
+	assert_int_equal(cnt.port_events + cnt.port_events_lost, 2);
+	assert_int_equal(col.nports, cnt.port_events);
 	for (size_t i = 0; i < col.n; i++)
 		assert_int_equal(col.v[i].netns, ns);
 	fr_tracer_close(t);

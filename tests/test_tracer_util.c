@@ -35,8 +35,41 @@ void fr_col_cb(void *ctx, const struct fr_conn *c)
 	col->v[col->n++] = *c;
 }
 
+void fr_col_port_cb(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening)
+{
+	struct fr_col *col = ctx;
+
+	if (col->nports == col->capports) {
+		size_t cap = col->capports ? col->capports * 2 : 64;
+		struct fr_port_ev *v = realloc(col->ports, cap * sizeof(*v));
+
+		if (!v)
+			abort();
+		col->ports = v;
+		col->capports = cap;
+	}
+	col->ports[col->nports++] = (struct fr_port_ev){ netns, type, port, listening };
+}
+
+void fr_col_port_count(const struct fr_col *col, uint32_t netns, uint8_t type, uint16_t port, int *starts,
+		       int *stops)
+{
+	*starts = *stops = 0;
+	for (size_t i = 0; i < col->nports; i++) {
+		const struct fr_port_ev *e = &col->ports[i];
+
+		if (e->netns != netns || e->type != type || e->port != port)
+			continue;
+		if (e->listening)
+			(*starts)++;
+		else
+			(*stops)++;
+	}
+}
+
 void fr_col_free(struct fr_col *col)
 {
+	free(col->ports);
 	free(col->v);
 	memset(col, 0, sizeof(*col));
 }
@@ -56,6 +89,7 @@ struct fr_tracer *fr_test_tracer(struct fr_col *col, uint32_t netns, uint32_t ri
 
 	fr_tracer_opts_init(&o);
 	o.on_closed = fr_col_cb;
+	o.on_port = fr_col_port_cb;
 	o.ctx = col;
 	o.netns = netns;
 	if (ringbuf_bytes)

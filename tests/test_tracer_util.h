@@ -10,18 +10,33 @@
 
 #include "tracer.h"
 
+/* A listening-port event (fr_tracer_port_cb). */
+struct fr_port_ev {
+	uint32_t netns;
+	uint8_t type;
+	uint16_t port;
+	bool listening;
+};
+
 struct fr_col {
 	struct fr_conn *v;
 	size_t n, cap;
+	struct fr_port_ev *ports;
+	size_t nports, capports;
 };
 
 void fr_col_cb(void *ctx, const struct fr_conn *c);
+void fr_col_port_cb(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening);
 void fr_col_free(struct fr_col *col);
+
+/* Port events of (netns, type, port) collected so far: how many starts and stops. */
+void fr_col_port_count(const struct fr_col *col, uint32_t netns, uint8_t type, uint16_t port, int *starts,
+		       int *stops);
 
 /* Exit 77 with a reason unless root. */
 void fr_test_require_root(const char *prog);
 
-/* Open a tracer collecting closed records into col. */
+/* Open a tracer collecting closed records and port events into col. */
 struct fr_tracer *fr_test_tracer(struct fr_col *col, uint32_t netns, uint32_t ringbuf_bytes);
 
 /* Find the closed record of (type, sport, dport); NULL if none. */

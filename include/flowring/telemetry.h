@@ -91,7 +91,8 @@ _Static_assert(offsetof(struct fr_telemetry_entry, value) == 56, "value offset")
 	X(CTL_OVERSIZED, "ctl_oversized", "control messages over the size limit")                          \
 	X(CTL_FLOOD_REFUSED, "ctl_flood_refused", "control connections refused: limit reached")               \
 	/* kernel side, continued */                                                                        \
-	X(BPF_TCP_REAPED, "bpf_tcp_reaped", "TCP closes the kernel never ran our program for, recovered")
+	X(BPF_TCP_REAPED, "bpf_tcp_reaped", "TCP closes the kernel never ran our program for, recovered")   \
+	X(BPF_PORT_EVENTS_LOST, "bpf_port_events_lost", "listening-port events lost: ring full")
 
 enum fr_telemetry_id {
 #define FR__TM_ENUM(id, name, help) FR_TM_##id,
