@@ -26,7 +26,8 @@
 #define FR_DRAIN_INTERVAL_NS (2ull * 1000000ull)      /* ring buffer records are submitted without wakeups */
 #define FR_HEARTBEAT_INTERVAL_NS (100ull * 1000000ull) /* = FR_REGION_DEFAULT_HEARTBEAT_MS */
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
-#define FR_PORTMAP_INTERVAL_NS (2000ull * 1000000ull)
+/* listening-port events keep the port map current; the full re-read only repairs what events cannot see */
+#define FR_PORTMAP_INTERVAL_NS (30000ull * 1000000ull)
 #define FR_REAP_INTERVAL_NS (10000ull * 1000000ull) /* TCP closes the kernel skipped: see docs/BPF.md */
 
 static int fr_daemon_drain(struct fr_daemon *d)
@@ -293,6 +294,7 @@ static int fr_daemon_open_tracer(struct fr_daemon *d)
 	if (d->cfg->ringbuf_size)
 		to.ringbuf_bytes = (uint32_t)d->cfg->ringbuf_size;
 	to.on_closed = fr_daemon_ingest;
+	to.on_port = fr_daemon_on_port;
 	to.ctx = d;
 	rc = fr_tracer_open(&to, &d->tracer);
 	if (rc)

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "events_ring.h"
 #include "snapshot_ring.h"
+#include "tracer.h"
 
 struct fr_loop;
 struct fr_loop_src;
@@ -76,7 +77,7 @@ struct fr_daemon {
 	uint64_t snapshot_regrows_retired; /* regrows of clients since removed */
 	uint64_t filtered_before;          /* exclusions counted by filters replaced on SIGHUP */
 	/* telemetry ids registered at run time for per-program bpf_stats */
-	int prog_tm_runs[16], prog_tm_ns[16];
+	int prog_tm_runs[FR_TRACER_MAX_PROGS], prog_tm_ns[FR_TRACER_MAX_PROGS];
 	int n_prog_tm;
 	int exit_code;
 };
@@ -99,6 +100,8 @@ void fr_daemon_ingest(void *ctx, const struct fr_conn *closed);
 void fr_daemon_nat_forget_due(struct fr_daemon *d, uint64_t now_ns);
 void fr_daemon_refresh_portmap(struct fr_daemon *d);
 void fr_daemon_load_host_addrs(struct fr_daemon *d, uint32_t netns);
+/* The tracer's listening-port events keep the port map current between full re-reads. */
+void fr_daemon_on_port(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening);
 /* Network namespace inode of a /proc/<pid> directory, 0 if unknown. */
 uint32_t fr_daemon_netns_of(const char *proc_pid_dir);
 

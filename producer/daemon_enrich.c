@@ -147,3 +147,13 @@ void fr_daemon_refresh_portmap(struct fr_daemon *d)
 	}
 	closedir(p);
 }
+
+void fr_daemon_on_port(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening)
+{
+	struct fr_daemon *d = ctx;
+	int rc = listening ? fr_portmap_add_sp(d->pm, netns, type, port) : fr_portmap_remove_sp(d->pm, netns, type, port);
+
+	if (rc)
+		fr_dbg("port map: %s %s port %u in netns %u: %s", listening ? "add" : "remove",
+		       type == FR_CONN_UDP ? "udp" : "tcp", port, netns, strerror(-rc));
+}

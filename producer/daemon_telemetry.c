@@ -16,23 +16,23 @@
 
 void fr_daemon_register_prog_telemetry(struct fr_daemon *d)
 {
-	struct fr_tracer_prog_stat ps[16];
+	struct fr_tracer_prog_stat ps[FR_TRACER_MAX_PROGS];
 	char name[FR_TELEMETRY_NAME_LEN];
-	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
+	int n = fr_tracer_prog_stats(d->tracer, ps, FR_TRACER_MAX_PROGS);
 
-	for (int i = 0; i < n && i < 16; i++) {
+	for (int i = 0; i < n && i < FR_TRACER_MAX_PROGS; i++) {
 		snprintf(name, sizeof(name), "bpf_prog_run_cnt:%.30s", ps[i].name);
 		d->prog_tm_runs[i] = fr_telemetry_register(&d->events.telemetry, name);
 		snprintf(name, sizeof(name), "bpf_prog_run_time_ns:%.30s", ps[i].name);
 		d->prog_tm_ns[i] = fr_telemetry_register(&d->events.telemetry, name);
 	}
-	d->n_prog_tm = n > 0 ? (n < 16 ? n : 16) : 0;
+	d->n_prog_tm = n > 0 ? (n < FR_TRACER_MAX_PROGS ? n : FR_TRACER_MAX_PROGS) : 0;
 }
 
 void fr_daemon_update_telemetry(struct fr_daemon *d)
 {
 	struct fr_telemetry *t = &d->events.telemetry;
-	struct fr_tracer_prog_stat ps[16];
+	struct fr_tracer_prog_stat ps[FR_TRACER_MAX_PROGS];
 	struct fr_state_stats ss;
 	uint64_t tm[FR_TM__COUNT];
 	static const enum fr_telemetry_id ctl_ids[] = {FR_TM_CTL_REQUESTS, FR_TM_CTL_REFUSED_CRED, FR_TM_CTL_MALFORMED,
@@ -67,7 +67,7 @@ void fr_daemon_update_telemetry(struct fr_daemon *d)
 		if (tm[i] != FR_TM_UNSET && i != FR_TM_EVENTS_PUBLISHED)
 			fr_telemetry_set(t, i, tm[i]);
 
-	int n = fr_tracer_prog_stats(d->tracer, ps, 16);
+	int n = fr_tracer_prog_stats(d->tracer, ps, FR_TRACER_MAX_PROGS);
 	for (int i = 0; i < n && i < d->n_prog_tm; i++) {
 		if (d->prog_tm_runs[i] >= 0)
 			fr_telemetry_set(t, (uint32_t)d->prog_tm_runs[i], ps[i].run_cnt);
