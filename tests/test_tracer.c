@@ -59,8 +59,9 @@ static void fr_check_loopback(const struct fr_conn *c, int family)
 
 static void fr_check_tcp_pair(struct fr_tcp_run *r, uint32_t cli_ns, uint32_t srv_ns, bool loopback)
 {
-	const struct fr_conn *c = fr_col_wait(g_t, &g_col, FR_CONN_TCP, r->cport, r->sport, 5000);
-	const struct fr_conn *s = fr_col_wait(g_t, &g_col, FR_CONN_TCP, r->sport, r->cport, 5000);
+	/* 15 s: under the retransmit test's 10 % loss a lost FIN is resent with a growing RTO */
+	const struct fr_conn *c = fr_col_wait(g_t, &g_col, FR_CONN_TCP, r->cport, r->sport, 15000);
+	const struct fr_conn *s = fr_col_wait(g_t, &g_col, FR_CONN_TCP, r->sport, r->cport, 15000);
 
 	assert_non_null(c);
 	assert_non_null(s);
