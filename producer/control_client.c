@@ -131,16 +131,39 @@ static int fr_ctl_copy_reply(void *ctx, const struct fr_ctl_msg *m)
 	return 0;
 }
 
-int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms)
+static uint32_t fr_ctl_next_req_id(void)
 {
 	static uint32_t next_id = 1;
+
+	/* relaxed: ids only need to differ between calls on one connection */
+	return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+}
+
+int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms)
+{
 	uint8_t buf[FR_CTL_HDR_SIZE + 1 + FR_CTL_ID_MAX];
 	int n;
 
 	if (fr_ctl_type_is_list(type))
 		return -EINVAL;
-	/* relaxed: ids only need to differ between calls on one connection */
-	n = fr_ctl_encode_request(buf, sizeof(buf), type, __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED), client_id);
+	n = fr_ctl_encode_request(buf, sizeof(buf), type, fr_ctl_next_req_id(), client_id);
+	if (n < 0)
+		return n;
+	memset(reply, 0, sizeof(*reply));
+	return fr_ctl_client_call(fd, buf, (size_t)n, fr_ctl_copy_reply, reply, timeout_ms);
+}
+
+int fr_ctl_client_register(int fd, const char *client_id, int64_t publish_interval_ms, struct fr_ctl_msg *reply,
+			   int timeout_ms)
+{
+	uint8_t buf[FR_CTL_HDR_SIZE + 1 + FR_CTL_ID_MAX + 8];
+	uint64_t ms = (uint64_t)publish_interval_ms;
+	int n;
+
+	if (publish_interval_ms < -1)
+		return -EINVAL;
+	n = fr_ctl_encode_register(buf, sizeof(buf), fr_ctl_next_req_id(), client_id,
+				   publish_interval_ms < 0 ? NULL : &ms);
 	if (n < 0)
 		return n;
 	memset(reply, 0, sizeof(*reply));

@@ -31,4 +31,12 @@ int fr_ctl_client_call(int fd, const void *req, size_t len, fr_ctl_reply_fn fn, 
  * (for an error reply, reply->u.err). Returns as fr_ctl_client_call(); -EINVAL for a list type. */
 int fr_ctl_client_request(int fd, uint8_t type, const char *client_id, struct fr_ctl_msg *reply, int timeout_ms);
 
+/* REGISTER client_id with its periodic-snapshot interval: publish_interval_ms 0 asks for snapshots
+ * on request only (SNAPSHOT), 10 ms..1 day for one every that often, -1 leaves the field out (the
+ * daemon's --publish-interval applies). Registering an id again changes its interval. Returns as
+ * fr_ctl_client_request(); -EINVAL for an invalid id or interval (nothing is sent). A daemon older
+ * than the field answers FR_CTL_E_BAD_PAYLOAD (-EREMOTEIO) to a request that carries it. */
+int fr_ctl_client_register(int fd, const char *client_id, int64_t publish_interval_ms, struct fr_ctl_msg *reply,
+			   int timeout_ms);
+
 #endif /* FR_CONTROL_CLIENT_H */

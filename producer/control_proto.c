@@ -52,6 +52,13 @@ static void fr_put(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+int fr_ctl_check_publish_interval(uint64_t ms)
+{
+	if (ms == 0 || (ms >= FR_CTL_PUBLISH_INTERVAL_MIN_MS && ms <= FR_CTL_PUBLISH_INTERVAL_MAX_MS))
+		return 0;
+	return -FR_CTL_E_BAD_PAYLOAD;
+}
+
 bool fr_ctl_type_has_client_id(uint8_t type)
 {
 	return type == FR_CTL_REGISTER || type == FR_CTL_UNREGISTER || type == FR_CTL_SNAPSHOT || type == FR_CTL_DUMP;
@@ -193,7 +200,10 @@ int fr_ctl_decode(const void *buf, size_t len, struct fr_ctl_msg *out)
 	if (!(h->type & FR_CTL_REPLY)) {
 		if (fr_ctl_type_has_client_id(h->type)) {
 			unsigned n = (unsigned)fr_get(&c, 1);
-			if (c.bad || (size_t)(c.end - c.p) != n)
+			size_t rest = c.bad ? 0 : (size_t)(c.end - c.p);
+			int rc;
+			/* after the id: nothing, or (REGISTER only) exactly the u64 interval */
+			if (c.bad || (rest != n && !(h->type == FR_CTL_REGISTER && rest == (size_t)n + 8)))
 				return -FR_CTL_E_BAD_PAYLOAD;
 			if (n == 0 || n > FR_CTL_ID_MAX)
 				return -FR_CTL_E_BAD_CLIENT_ID;
@@ -201,7 +211,13 @@ int fr_ctl_decode(const void *buf, size_t len, struct fr_ctl_msg *out)
 			for (unsigned i = 0; i < n; i++)
 				if (c.p[i] == 0)
 					return -FR_CTL_E_BAD_CLIENT_ID;
-			return fr_ctl_check_client_id(out->u.client_id);
+			rc = fr_ctl_check_client_id(out->u.client_id);
+			if (rc || rest == n)
+				return rc;
+			c.p += n;
+			out->publish_interval_ms = fr_get(&c, 8);
+			out->has_publish_interval = 1;
+			return fr_ctl_check_publish_interval(out->publish_interval_ms);
 		}
 		return h->len == 0 ? 0 : -FR_CTL_E_BAD_PAYLOAD;
 	}
@@ -274,6 +290,25 @@ int fr_ctl_encode_request(void *buf, size_t cap, uint8_t type, uint32_t req_id, 
 		n++;
 	}
 	return fr_ctl_put_hdr(b, type, 0, req_id, n);
+}
+
+int fr_ctl_encode_register(void *buf, size_t cap, uint32_t req_id, const char *client_id,
+			   const uint64_t *publish_interval_ms)
+{
+	uint8_t *b = buf;
+	size_t n;
+
+	if (!publish_interval_ms)
+		return fr_ctl_encode_request(buf, cap, FR_CTL_REGISTER, req_id, client_id);
+	if (!client_id || fr_ctl_check_client_id(client_id) || fr_ctl_check_publish_interval(*publish_interval_ms))
+		return -EINVAL;
+	n = strlen(client_id);
+	if (fr_ctl_cap(cap) < FR_CTL_HDR_SIZE + 1 + n + 8)
+		return -ENOSPC;
+	b[FR_CTL_HDR_SIZE] = (uint8_t)n;
+	memcpy(b + FR_CTL_HDR_SIZE + 1, client_id, n);
+	fr_put(b + FR_CTL_HDR_SIZE + 1 + n, *publish_interval_ms, 8);
+	return fr_ctl_put_hdr(b, FR_CTL_REGISTER, 0, req_id, 1 + n + 8);
 }
 
 int fr_ctl_encode_ping_reply(void *buf, size_t cap, uint32_t req_id, const struct fr_ctl_ping_reply *r)

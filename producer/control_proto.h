@@ -12,6 +12,12 @@
  *        12  u32 len      payload bytes; header + len must equal the message size exactly
  *   strings are u8 length + bytes (no NUL).
  *
+ * Request payloads: PING, STATS, CLIENTS: empty. UNREGISTER, SNAPSHOT, DUMP: the client id string.
+ * REGISTER: the client id string, optionally followed by a u64 publish_interval_ms (the client's
+ * periodic-snapshot interval; absent: the daemon's --publish-interval). The optional field was added
+ * within version 1: a request without it means what it always meant, and a daemon that predates it
+ * answers a request with it FR_CTL_E_BAD_PAYLOAD (trailing bytes), so a client can fall back.
+ *
  * One request gets exactly one reply chain: either one message, or (STATS, CLIENTS, DUMP) messages with
  * FR_CTL_F_MORE set on all but the last; an FR_CTL_ERROR message also ends a chain.
  */
@@ -31,11 +37,20 @@
 #define FR_CTL_KEY_MAX 200u    /* dump key bytes (a BeautifyKey string fits) */
 #define FR_CTL_ERRMSG_MAX 200u /* error text bytes */
 
+/* A REGISTER's publish_interval_ms is 0 (snapshots on request only) or within these bounds, else the
+ * request is FR_CTL_E_BAD_PAYLOAD. Why bounded: any privileged peer may register, and each periodic
+ * snapshot costs the daemon's single event-loop thread a read of the BPF maps plus a full read of the
+ * client's state; below 10 ms a few clients could keep that thread busy publishing and starve the
+ * events ring and the control socket. Above a day a period buys nothing over asking, and the cap
+ * keeps the daemon's interval_ms * 1e6 nanosecond arithmetic far from overflow. */
+#define FR_CTL_PUBLISH_INTERVAL_MIN_MS 10u
+#define FR_CTL_PUBLISH_INTERVAL_MAX_MS (24ull * 3600ull * 1000ull)
+
 #define FR_CTL_F_MORE 0x0001u /* more reply messages follow for this request */
 
 enum fr_ctl_type {
 	FR_CTL_PING = 1,       /* -> ping reply */
-	FR_CTL_REGISTER = 2,   /* client id -> register reply */
+	FR_CTL_REGISTER = 2,   /* client id [+ u64 publish_interval_ms] -> register reply */
 	FR_CTL_UNREGISTER = 3, /* client id -> empty reply */
 	FR_CTL_SNAPSHOT = 4,   /* client id -> snapshot reply: where the snapshot was published */
 	FR_CTL_STATS = 5,      /* -> list of (name, value) */
@@ -128,6 +143,11 @@ struct fr_ctl_dump_item {
 
 struct fr_ctl_msg {
 	struct fr_ctl_hdr hdr;
+	/* REGISTER requests only (outside the union: they come with u.client_id). has_publish_interval:
+	 * the request carried publish_interval_ms; 0: it did not (the daemon's default applies) and
+	 * publish_interval_ms is 0. */
+	uint8_t has_publish_interval;
+	uint64_t publish_interval_ms;
 	union {
 		char client_id[FR_CTL_ID_MAX + 1]; /* REGISTER, UNREGISTER, SNAPSHOT, DUMP requests */
 		struct fr_ctl_ping_reply ping;
@@ -143,6 +163,8 @@ struct fr_ctl_msg {
  * failure out->hdr holds whatever header fields could be read (req_id for the error reply). */
 int fr_ctl_decode(const void *buf, size_t len, struct fr_ctl_msg *out);
 
+/* 0 if ms is a valid REGISTER publish_interval_ms (0, or MIN..MAX above), -FR_CTL_E_BAD_PAYLOAD. */
+int fr_ctl_check_publish_interval(uint64_t ms);
 /* Does a request of this type carry a client id? */
 bool fr_ctl_type_has_client_id(uint8_t type);
 /* Is the reply to this request type a list (STATS, CLIENTS, DUMP)? */
@@ -155,6 +177,10 @@ const char *fr_ctl_strerror(int code);
 /* Encoders: write one whole message into buf (cap bytes) and return its length, or -ENOSPC (buf too
  * small), -EINVAL (a type or string that would not decode). */
 int fr_ctl_encode_request(void *buf, size_t cap, uint8_t type, uint32_t req_id, const char *client_id);
+/* A REGISTER request; publish_interval_ms NULL: without the field (the daemon's default applies),
+ * else the client's interval (0: snapshots on request only); -EINVAL if it is out of bounds. */
+int fr_ctl_encode_register(void *buf, size_t cap, uint32_t req_id, const char *client_id,
+			   const uint64_t *publish_interval_ms);
 int fr_ctl_encode_ping_reply(void *buf, size_t cap, uint32_t req_id, const struct fr_ctl_ping_reply *r);
 int fr_ctl_encode_register_reply(void *buf, size_t cap, uint32_t req_id, const struct fr_ctl_register_reply *r);
 int fr_ctl_encode_snapshot_reply(void *buf, size_t cap, uint32_t req_id, const struct fr_ctl_snapshot_reply *r);

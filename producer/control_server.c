@@ -341,7 +341,10 @@ static void fr_ctl_handle(struct fr_ctl_server *s, struct fr_ctl_conn *c, const 
 	switch (t) {
 	case FR_CTL_REGISTER: {
 		struct fr_ctl_register_reply out = {0};
-		rc = s->h.register_client ? s->h.register_client(s->h.ctx, m->u.client_id, &c->peer, &out) : -EOPNOTSUPP;
+		/* the decoder bounded it (FR_CTL_PUBLISH_INTERVAL_MAX_MS): it fits an int64_t */
+		int64_t ival = m->has_publish_interval ? (int64_t)m->publish_interval_ms : -1;
+		rc = s->h.register_client ? s->h.register_client(s->h.ctx, m->u.client_id, ival, &c->peer, &out)
+					  : -EOPNOTSUPP;
 		if (!rc)
 			fr_ctl_conn_send(s, c, buf, fr_ctl_encode_register_reply(buf, sizeof(buf), id, &out));
 		break;

@@ -56,7 +56,10 @@ int fr_ctl_reply_add_dump(struct fr_ctl_reply *r, const struct fr_ctl_dump_item 
  * Only privileged peers reach any callback (everyone else gets FR_CTL_E_PERM, counted). */
 struct fr_ctl_handler {
 	void *ctx;
-	int (*register_client)(void *ctx, const char *id, const struct fr_ctl_peer *peer,
+	/* publish_interval_ms: the interval the client asked for (0: snapshots on request only; else
+	 * FR_CTL_PUBLISH_INTERVAL_MIN_MS..MAX_MS, checked by the decoder), or -1: it did not say, use
+	 * the daemon's default. */
+	int (*register_client)(void *ctx, const char *id, int64_t publish_interval_ms, const struct fr_ctl_peer *peer,
 			       struct fr_ctl_register_reply *out);
 	int (*unregister_client)(void *ctx, const char *id, const struct fr_ctl_peer *peer);
 	int (*snapshot)(void *ctx, const char *id, struct fr_ctl_snapshot_reply *out);

@@ -181,15 +181,33 @@ void fr_daemon_publish_rearm(struct fr_daemon *d)
 
 /* ---- control requests ---- */
 
-static int fr_daemon_h_register(void *ctx, const char *id, const struct fr_ctl_peer *peer,
-				struct fr_ctl_register_reply *out)
+/* The client's own interval, or the daemon's --publish-interval when it did not choose one. The
+ * control decoder bounded a chosen one (FR_CTL_PUBLISH_INTERVAL_MAX_MS), so * 1e6 cannot overflow. */
+static uint64_t fr_daemon_client_interval_ns(const struct fr_daemon *d, int64_t publish_interval_ms)
+{
+	uint64_t ms = publish_interval_ms < 0 ? d->cfg->publish_interval_ms : (uint64_t)publish_interval_ms;
+
+	return ms * 1000000ull;
+}
+
+static int fr_daemon_h_register(void *ctx, const char *id, int64_t publish_interval_ms,
+				const struct fr_ctl_peer *peer, struct fr_ctl_register_reply *out)
 {
 	struct fr_daemon *d = ctx;
 	struct fr_daemon_client *c = fr_daemon_find_client(d, id);
 	struct fr_snapshot_params sp = {0};
+	uint64_t interval_ns = fr_daemon_client_interval_ns(d, publish_interval_ms);
 	int rc;
 
 	if (c) {
+		/* idempotent, but the latest REGISTER says how often (not saying means the default) */
+		if (c->publish_interval_ns != interval_ns) {
+			c->publish_interval_ns = interval_ns;
+			c->next_publish_ns = fr_now_ns() + interval_ns;
+			fr_daemon_publish_rearm(d);
+			fr_info("client '%s' re-registered by pid %d: publish interval now %llu ms", id, (int)peer->pid,
+				(unsigned long long)(interval_ns / 1000000ull));
+		}
 		out->created = 0;
 		out->generation = c->w.region.hdr->generation;
 		return 0;
@@ -213,12 +231,14 @@ static int fr_daemon_h_register(void *ctx, const char *id, const struct fr_ctl_p
 	}
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->used = true;
-	c->publish_interval_ns = d->cfg->publish_interval_ms * 1000000ull;
+	c->publish_interval_ns = interval_ns;
 	c->next_publish_ns = fr_now_ns() + c->publish_interval_ns;
 	fr_daemon_publish_rearm(d);
 	out->created = 1;
 	out->generation = c->w.region.hdr->generation;
-	fr_info("client '%s' registered by pid %d uid %u", id, (int)peer->pid, (unsigned)peer->uid);
+	fr_info("client '%s' registered by pid %d uid %u, publish interval %llu ms%s", id, (int)peer->pid,
+		(unsigned)peer->uid, (unsigned long long)(interval_ns / 1000000ull),
+		publish_interval_ms < 0 ? " (the default)" : "");
 	return 0;
 }
 

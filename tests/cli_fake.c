@@ -76,7 +76,8 @@ struct fake_client *fake_find(const char *id)
 	return NULL;
 }
 
-static int fake_register(void *ctx, const char *id, const struct fr_ctl_peer *peer, struct fr_ctl_register_reply *out)
+static int fake_register(void *ctx, const char *id, int64_t publish_interval_ms, const struct fr_ctl_peer *peer,
+			 struct fr_ctl_register_reply *out)
 {
 	struct fr_snapshot_params sp = {.shm_dir = tmpdir, .instance = instance, .client_id = id, .slots = 3,
 					.capacity = 2, .heartbeat_interval_ms = HB_MS, .gid = (gid_t)-1};
@@ -96,8 +97,10 @@ static int fake_register(void *ctx, const char *id, const struct fr_ctl_peer *pe
 		}
 	if (!c)
 		rc = -EUSERS;
-	else if (rc == 0)
+	else if (rc == 0) {
 		out->generation = c->w.region.hdr->generation;
+		c->publish_interval_ms = publish_interval_ms;
+	}
 	pthread_mutex_unlock(&fake.mu);
 	return rc;
 }

@@ -33,6 +33,7 @@ struct fake_client {
 	char id[FR_NAME_MAX];
 	struct fr_snapshot_writer w;
 	unsigned rounds;
+	int64_t publish_interval_ms; /* as the last REGISTER gave it (-1: not given) */
 	bool used;
 };
 

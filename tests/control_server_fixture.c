@@ -25,10 +25,12 @@ char sock_path[256];
 /* ---- fake daemon ---- */
 struct fake fake;
 
-static int fake_register(void *ctx, const char *id, const struct fr_ctl_peer *peer, struct fr_ctl_register_reply *out)
+static int fake_register(void *ctx, const char *id, int64_t publish_interval_ms, const struct fr_ctl_peer *peer,
+			 struct fr_ctl_register_reply *out)
 {
 	struct fake *f = ctx;
 	(void)peer;
+	f->last_publish_interval_ms = publish_interval_ms;
 	for (unsigned i = 0; i < f->nids; i++)
 		if (!strcmp(f->ids[i], id)) {
 			out->generation = 42 + i;

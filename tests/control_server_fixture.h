@@ -21,6 +21,7 @@ struct fake {
 	unsigned nids;
 	unsigned dump_items;
 	uint64_t snapshots;
+	int64_t last_publish_interval_ms; /* what the last REGISTER passed to the handler */
 };
 extern struct fake fake;
 extern const struct fr_ctl_handler fake_handler;

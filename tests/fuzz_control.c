@@ -20,6 +20,10 @@ static int fr_fuzz_reencode(const struct fr_ctl_msg *m, uint8_t *out)
 
 	if (t == FR_CTL_ERROR)
 		return fr_ctl_encode_error(out, FR_CTL_MSG_MAX, m->hdr.req_id, m->u.err.code, m->u.err.err, m->u.err.msg);
+	if (t == FR_CTL_REGISTER)
+		return fr_ctl_encode_register(out, FR_CTL_MSG_MAX, m->hdr.req_id, m->u.client_id,
+					      m->has_publish_interval ? &m->publish_interval_ms : NULL);
+	fr_fuzz_check(!m->has_publish_interval); /* only REGISTER carries it */
 	if (!(t & FR_CTL_REPLY))
 		return fr_ctl_encode_request(out, FR_CTL_MSG_MAX, t, m->hdr.req_id,
 					     fr_ctl_type_has_client_id(t) ? m->u.client_id : NULL);

@@ -1,5 +1,5 @@
-/* Description: control protocol codec - round trips of every request and reply, list continuation, and one
- * distinct rejection code for each kind of malformed, truncated, oversized or unknown message. */
+/* Description: control protocol codec - round trips of every request and reply (REGISTER with and without its
+ * publish interval), list continuation, and one distinct rejection code for each kind of malformed, truncated, oversized or unknown message. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +43,106 @@ static void test_header_is_little_endian_at_fixed_offsets(void **state)
 	static const uint8_t want[] = {'F', 'R', 'C', 'T', 1, FR_CTL_REGISTER, 0, 0, 4, 3, 2, 1, 3, 0, 0, 0, 2, 'a', 'b'};
 	assert_int_equal(n, sizeof(want));
 	assert_memory_equal(buf, want, sizeof(want));
+}
+
+static void test_register_round_trips_with_and_without_publish_interval(void **state)
+{
+	static const uint64_t ok[] = {0, FR_CTL_PUBLISH_INTERVAL_MIN_MS, 250, FR_CTL_PUBLISH_INTERVAL_MAX_MS};
+	struct fr_ctl_msg m;
+	int n;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		n = fr_ctl_encode_register(buf, sizeof(buf), 31, "agent-7", &ok[i]);
+		assert_int_equal(n, FR_CTL_HDR_SIZE + 1 + 7 + 8);
+		assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), 0);
+		assert_int_equal(m.hdr.type, FR_CTL_REGISTER);
+		assert_int_equal(m.hdr.req_id, 31);
+		assert_string_equal(m.u.client_id, "agent-7");
+		assert_int_equal(m.has_publish_interval, 1);
+		assert_int_equal(m.publish_interval_ms, ok[i]);
+	}
+	/* without: the old request, byte for byte, and the decoder says "not given" */
+	n = fr_ctl_encode_register(buf, sizeof(buf), 32, "agent-7", NULL);
+	uint8_t old[64];
+	assert_int_equal(fr_ctl_encode_request(old, sizeof(old), FR_CTL_REGISTER, 32, "agent-7"), n);
+	assert_memory_equal(buf, old, (size_t)n);
+	memset(&m, 0xa5, sizeof(m));
+	assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.has_publish_interval, 0);
+	assert_int_equal(m.publish_interval_ms, 0);
+	assert_string_equal(m.u.client_id, "agent-7");
+	/* other requests never report an interval */
+	n = fr_ctl_encode_request(buf, sizeof(buf), FR_CTL_SNAPSHOT, 33, "agent-7");
+	memset(&m, 0xa5, sizeof(m));
+	assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.has_publish_interval, 0);
+}
+
+static void test_register_interval_is_a_u64_le_after_the_id(void **state)
+{
+	(void)state;
+	uint64_t ms = 0x0000000004030201ull; /* 67305985 ms: within a day, its low bytes distinct */
+	int n = fr_ctl_encode_register(buf, sizeof(buf), 0x01020304u, "ab", &ms);
+	static const uint8_t want[] = {'F', 'R', 'C', 'T', 1, FR_CTL_REGISTER, 0, 0, 4, 3, 2, 1, 11, 0, 0, 0,
+				       2, 'a', 'b', 1, 2, 3, 4, 0, 0, 0, 0};
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+}
+
+static void test_register_interval_rejections(void **state)
+{
+	struct fr_ctl_msg m;
+	uint64_t ms = 250;
+	int n;
+	(void)state;
+
+	/* out of bounds: 1..9 ms and more than a day; the encoder refuses them too */
+	static const uint64_t bad[] = {1, FR_CTL_PUBLISH_INTERVAL_MIN_MS - 1, FR_CTL_PUBLISH_INTERVAL_MAX_MS + 1,
+				       UINT64_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fr_ctl_encode_register(buf, sizeof(buf), 1, "abc", &bad[i]), -EINVAL);
+		assert_int_equal(fr_ctl_check_publish_interval(bad[i]), -FR_CTL_E_BAD_PAYLOAD);
+		n = fr_ctl_encode_register(buf, sizeof(buf), 1, "abc", &ms);
+		for (int k = 0; k < 8; k++)
+			buf[n - 8 + k] = (uint8_t)(bad[i] >> (8 * k));
+		assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), -FR_CTL_E_BAD_PAYLOAD);
+	}
+	/* any trailing length other than 0 or 8 after the id */
+	for (unsigned extra = 1; extra <= 9; extra++) {
+		if (extra == 8)
+			continue;
+		n = fr_ctl_encode_request(buf, sizeof(buf), FR_CTL_REGISTER, 1, "abc");
+		memset(buf + n, 0, extra); /* zeros: also a valid interval (0) at 8 */
+		buf[12] = (uint8_t)(4 + extra);
+		assert_int_equal(fr_ctl_decode(buf, (size_t)n + extra, &m), -FR_CTL_E_BAD_PAYLOAD);
+	}
+	n = fr_ctl_encode_request(buf, sizeof(buf), FR_CTL_REGISTER, 1, "abc");
+	memset(buf + n, 0, 8);
+	buf[12] = 4 + 8;
+	assert_int_equal(fr_ctl_decode(buf, (size_t)n + 8, &m), 0); /* the control: 8 zero bytes are interval 0 */
+	assert_int_equal(m.has_publish_interval, 1);
+	/* only REGISTER may carry it: the same 8 bytes after an UNREGISTER, SNAPSHOT or DUMP id */
+	static const uint8_t others[] = {FR_CTL_UNREGISTER, FR_CTL_SNAPSHOT, FR_CTL_DUMP};
+	for (size_t i = 0; i < sizeof(others); i++) {
+		n = fr_ctl_encode_request(buf, sizeof(buf), others[i], 1, "abc");
+		memset(buf + n, 0, 8);
+		buf[12] = 4 + 8;
+		assert_int_equal(fr_ctl_decode(buf, (size_t)n + 8, &m), -FR_CTL_E_BAD_PAYLOAD);
+	}
+	/* the id's own checks still come first, and the length byte must still match the id */
+	n = fr_ctl_encode_register(buf, sizeof(buf), 1, "abc", &ms);
+	buf[17] = '/';
+	assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), -FR_CTL_E_BAD_CLIENT_ID);
+	n = fr_ctl_encode_register(buf, sizeof(buf), 1, "abc", &ms);
+	buf[16] = 5; /* the id would swallow 2 bytes of the interval, leaving 6 */
+	assert_int_equal(fr_ctl_decode(buf, (size_t)n, &m), -FR_CTL_E_BAD_PAYLOAD);
+	/* encoder: bad id, and no room */
+	assert_int_equal(fr_ctl_encode_register(buf, sizeof(buf), 1, "a/b", &ms), -EINVAL);
+	assert_int_equal(fr_ctl_encode_register(buf, sizeof(buf), 1, NULL, &ms), -EINVAL);
+	assert_int_equal(fr_ctl_encode_register(buf, FR_CTL_HDR_SIZE + 1 + 3 + 7, 1, "abc", &ms), -ENOSPC);
+	assert_int_equal(fr_ctl_encode_register(buf, FR_CTL_HDR_SIZE + 1 + 3 + 8, 1, "abc", &ms),
+			 FR_CTL_HDR_SIZE + 1 + 3 + 8);
 }
 
 static void test_fixed_replies_round_trip(void **state)
@@ -248,6 +348,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests_round_trip),
 		cmocka_unit_test(test_header_is_little_endian_at_fixed_offsets),
+		cmocka_unit_test(test_register_round_trips_with_and_without_publish_interval),
+		cmocka_unit_test(test_register_interval_is_a_u64_le_after_the_id),
+		cmocka_unit_test(test_register_interval_rejections),
 		cmocka_unit_test(test_fixed_replies_round_trip),
 		cmocka_unit_test(test_list_replies_continue_across_messages),
 		cmocka_unit_test(test_each_malformation_has_its_own_code),

@@ -1,5 +1,5 @@
 /* Description: control socket server and client over a real SOCK_SEQPACKET socket in a temp dir with a fake handler -
- * round trips, continuation, pipelining, credentials, second instance, stale file. Abuse and limits: test_control_server_limits.c. */
+ * round trips, the REGISTER publish interval, continuation, pipelining, credentials, second instance, stale file. Abuse and limits: test_control_server_limits.c. */
 #define _GNU_SOURCE /* setgroups */
 #include <errno.h>
 #include <grp.h>
@@ -92,6 +92,53 @@ static void test_every_request_round_trips_through_the_socket(void **state)
 	assert_int_equal(fake.nids, 1);
 	assert_string_equal(fake.ids[0], "-1");
 	srv_resume();
+	srv_stop_all();
+}
+
+/* What the handler got for the last REGISTER (the server thread is paused while we look). */
+static int64_t handler_interval(void)
+{
+	int64_t v;
+
+	srv_pause();
+	v = fake.last_publish_interval_ms;
+	srv_resume();
+	return v;
+}
+
+static void test_register_hands_the_publish_interval_to_the_handler(void **state)
+{
+	struct fr_ctl_msg r;
+	uint8_t req[64];
+	int fd;
+	(void)state;
+
+	srv_start(NULL);
+	fd = fr_ctl_client_connect(sock_path, TMO);
+	assert_true(fd >= 0);
+	/* the old request form and -1 both mean "not given" */
+	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_REGISTER, "agent", &r, TMO), 0);
+	assert_int_equal(handler_interval(), -1);
+	assert_int_equal(fr_ctl_client_register(fd, "agent", 250, &r, TMO), 0);
+	assert_int_equal(r.u.reg.created, 0);
+	assert_int_equal(handler_interval(), 250);
+	assert_int_equal(fr_ctl_client_register(fd, "agent", -1, &r, TMO), 0);
+	assert_int_equal(handler_interval(), -1);
+	assert_int_equal(fr_ctl_client_register(fd, "other", 0, &r, TMO), 0);
+	assert_int_equal(r.u.reg.created, 1);
+	assert_int_equal(handler_interval(), 0);
+	/* the client library refuses what the daemon would refuse, without sending it */
+	assert_int_equal(fr_ctl_client_register(fd, "agent", 5, &r, TMO), -EINVAL);
+	assert_int_equal(fr_ctl_client_register(fd, "agent", -2, &r, TMO), -EINVAL);
+	assert_int_equal(handler_interval(), 0);
+	/* an out-of-bounds interval on the wire is a malformed message: error reply, handler not called */
+	int n = fr_ctl_encode_register(req, sizeof(req), 77, "agent", &(uint64_t){250});
+	assert_true(n > 0);
+	req[n - 8] = 9; /* 250 -> 9 ms: below the minimum */
+	req[n - 7] = 0;
+	assert_int_equal(fr_ctl_client_call(fd, req, (size_t)n, NULL, NULL, TMO), -EREMOTEIO);
+	assert_int_equal(handler_interval(), 0);
+	close(fd);
 	srv_stop_all();
 }
 
@@ -297,6 +344,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_every_request_round_trips_through_the_socket, srv_cleanup),
+		cmocka_unit_test_teardown(test_register_hands_the_publish_interval_to_the_handler, srv_cleanup),
 		cmocka_unit_test_teardown(test_list_replies_arrive_complete_with_continuation, srv_cleanup),
 		cmocka_unit_test_teardown(test_pipelined_requests_are_all_answered_under_edge_triggered_polling, srv_cleanup),
 		cmocka_unit_test_teardown(test_second_server_is_refused_naming_the_holder_and_stale_socket_is_replaced, srv_cleanup),

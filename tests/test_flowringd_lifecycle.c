@@ -1,5 +1,5 @@
 /* Description: flowringd's lifecycle: bad flags and config exit 2, one daemon per instance, kill -9 and restart
- * leave a consumer following the new generation, SIGTERM leaves nothing behind. */
+ * leave a consumer following the new generation, SIGTERM leaves nothing behind, per-client publish intervals. */
 #include <flowring/flowring.h>
 
 #include <errno.h>
@@ -222,6 +222,17 @@ static void test_sighup_reloads_filters_from_the_config_file(void **state)
 	unlink(conf);
 }
 
+/* Wait (3 s at most) for a snapshot numbered above after, following a region regrown for many
+ * connections (the newer file continues the numbering). */
+static void wait_snapshot_after(struct fr_snapshot_reader *r, uint64_t after)
+{
+	int st;
+
+	while ((st = fr_snapshot_wait(r, after, 3000)) == FR_NEW_GENERATION)
+		assert_int_equal(fr_snapshot_reopen(r), FR_OK);
+	assert_int_equal(st, FR_OK);
+}
+
 static void test_publish_interval_gives_snapshots_without_requests(void **state)
 {
 	(void)state;
@@ -238,9 +249,60 @@ static void test_publish_interval_gives_snapshots_without_requests(void **state)
 	/* nobody asks: three snapshots arrive on the 100 ms tick, well within 3 s */
 	uint64_t t0 = fr__now_ns();
 	for (uint64_t n = 0; n < 3; n++)
-		assert_int_equal(fr_snapshot_wait(&r, n, 3000), FR_OK);
+		wait_snapshot_after(&r, n);
 	assert_true(fr__now_ns() - t0 < 3000000000ull);
 	fr_snapshot_close(&r);
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+}
+
+static void test_client_registered_with_interval_0_gets_snapshots_only_when_it_asks(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+	struct fr_snapshot_reader r, dr;
+	struct fr_ctl_msg m;
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd, (const char *const[]){"--publish-interval", "100ms", NULL}), 0);
+	int fd = fr_ctl_client_connect(d.sock, 2000);
+	assert_true(fd >= 0);
+	assert_int_equal(fr_ctl_client_register(fd, "on-request", 0, &m, 5000), 0);
+	assert_int_equal(m.u.reg.created, 1);
+	/* the control: a client taking the daemon's default in the same daemon does get the 100 ms tick */
+	assert_int_equal(fr_ctl_client_register(fd, "by-default", -1, &m, 5000), 0);
+	assert_int_equal(fr_snapshot_open(&r, d.shm, d.instance, "on-request"), FR_OK);
+	assert_int_equal(fr_snapshot_open(&dr, d.shm, d.instance, "by-default"), FR_OK);
+	/* within at least 1 s: the default client gets three snapshots on the 100 ms tick ... */
+	uint64_t t0 = fr__now_ns();
+	for (uint64_t n = 0; n < 3; n++)
+		wait_snapshot_after(&dr, n);
+	uint64_t waited_ms = (fr__now_ns() - t0) / 1000000ull;
+	if (waited_ms < 1000)
+		fr_sleep_ms((unsigned)(1000 - waited_ms));
+	/* ... and the interval-0 one none: its region is live and its head still 0 (acquire: pairs with
+	 * the daemon's release stores of RETIRED and of head at commit) */
+	assert_int_not_equal(__atomic_load_n(&r.region.hdr->state, __ATOMIC_ACQUIRE), FR_STATE_RETIRED);
+	assert_int_equal(__atomic_load_n(&r.region.hdr->head, __ATOMIC_ACQUIRE), 0);
+	/* asked: exactly one snapshot */
+	assert_int_equal(fr_ctl_client_request(fd, FR_CTL_SNAPSHOT, "on-request", &m, 5000), 0);
+	assert_int_equal(m.u.snap.seq, 1);
+	wait_snapshot_after(&r, 0);
+	fr_sleep_ms(300);
+	assert_int_equal(__atomic_load_n(&r.region.hdr->head, __ATOMIC_ACQUIRE), 1);
+	/* registering again with an interval switches it to periodic snapshots */
+	assert_int_equal(fr_ctl_client_register(fd, "on-request", 100, &m, 5000), 0);
+	assert_int_equal(m.u.reg.created, 0);
+	t0 = fr__now_ns();
+	for (uint64_t n = 1; n < 4; n++)
+		wait_snapshot_after(&r, n);
+	assert_true(fr__now_ns() - t0 < 3000000000ull);
+	/* and back to on request only: the daemon applied it before it replied, so the head stops here */
+	assert_int_equal(fr_ctl_client_register(fd, "on-request", 0, &m, 5000), 0);
+	uint64_t head = __atomic_load_n(&r.region.hdr->head, __ATOMIC_ACQUIRE);
+	fr_sleep_ms(600);
+	assert_int_equal(__atomic_load_n(&r.region.hdr->head, __ATOMIC_ACQUIRE), head);
+	close(fd);
+	fr_snapshot_close(&r);
+	fr_snapshot_close(&dr);
 	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
 }
 
@@ -264,6 +326,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_consumer_follows_a_restart_after_kill_9),
 		cmocka_unit_test(test_sighup_reloads_filters_from_the_config_file),
 		cmocka_unit_test(test_publish_interval_gives_snapshots_without_requests),
+		cmocka_unit_test(test_client_registered_with_interval_0_gets_snapshots_only_when_it_asks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,11 @@
  *
  * Each round: SNAPSHOT(id) over the control socket makes flowringd publish the client's view into
  * its snapshot region and name the snapshot number; the CLI copies exactly that snapshot out of
- * the region (the seqlock says whether the copy is intact) and prints it. Copying out, not
+ * the region (the seqlock says whether the copy is intact) and prints it. The client registers
+ * with publish interval 0 (snapshots on request only): every read consumes the client's deltas and
+ * closed buffer, so snapshots flowringd published on its own --publish-interval tick would take
+ * data this run never shows. With --publish-interval the client asks flowringd for periodic
+ * snapshots instead, and --watch waits for them (fr_snapshot_wait) rather than requesting any. Copying out, not
  * printing from shared memory, keeps a slow terminal from ever showing a torn record. The client
  * is registered if needed and unregistered at exit only if this run created it, unless --keep or
  * --client asks to keep it (then the next run sees deltas since this one).
@@ -48,6 +52,7 @@ struct fr_cli_conns {
 	char client[FR_NAME_MAX];
 	bool client_given, json, watch, keep, created;
 	uint64_t interval_ms;
+	uint64_t publish_ms; /* REGISTER's publish interval: 0 (default) = snapshots on request only */
 	int fd;
 	struct fr_snapshot_reader r;
 	bool open;
@@ -58,13 +63,18 @@ struct fr_cli_conns {
 
 static void fr_cli_conns_help(void)
 {
-	printf("Usage: flowring conns [--client ID] [--json] [--watch] [--interval DUR] [--keep] [global options]\n"
+	printf("Usage: flowring conns [--client ID] [--json] [--watch] [--interval DUR] [--publish-interval DUR]\n"
+	       "                      [--keep] [global options]\n"
 	       "Print this client's view of every TCP/UDP connection: the active ones plus those closed since\n"
 	       "the client's previous read, with the bytes/retransmits since then as (+delta).\n\n"
 	       "  -c, --client ID      client id (default: cli-<uid>); kept registered at exit\n"
 	       "  -j, --json           one JSON object per connection per line\n"
 	       "  -w, --watch          refresh like top until Ctrl-C\n"
 	       "  -i, --interval DUR   refresh interval for --watch: 500ms, 2s, or ms (default 1s)\n"
+	       "  -p, --publish-interval DUR\n"
+	       "                       register the client for periodic snapshots every DUR (10ms to 24h; 0:\n"
+	       "                       on request only, the default); --watch then shows each one as flowringd\n"
+	       "                       publishes it instead of asking (not with --interval)\n"
 	       "  -k, --keep           do not unregister the client at exit\n"
 	       "      --instance NAME  producer instance (default: default)\n"
 	       "      --shm-dir DIR    shared-memory directory (default: /dev/shm)\n"
@@ -79,17 +89,18 @@ static int fr_cli_conns_parse(struct fr_cli_conns *c, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"watch", no_argument, NULL, 'w'},
 		{"interval", required_argument, NULL, 'i'},
+		{"publish-interval", required_argument, NULL, 'p'},
 		{"keep", no_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		FR_CLI_GLOBAL_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	bool interval_given = false;
+	bool interval_given = false, publish_given = false;
 	int opt;
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:jwi:kh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:jwi:p:kh", longopts, NULL)) != -1) {
 		int gr = fr_cli_global_opt(c->g, opt, optarg);
 		if (gr == FR_CLI_USAGE)
 			return gr;
@@ -117,6 +128,13 @@ static int fr_cli_conns_parse(struct fr_cli_conns *c, int argc, char **argv)
 							  optarg);
 			interval_given = true;
 			break;
+		case 'p':
+			if (fr_config_parse_duration_ms(optarg, 1, &c->publish_ms) != 0 ||
+			    fr_ctl_check_publish_interval(c->publish_ms) != 0)
+				return fr_cli_usage_error("conns", "invalid --publish-interval '%s': 0 (on request only) or "
+								   "10ms to 24h (e.g. 500ms, 2s)", optarg);
+			publish_given = true;
+			break;
 		case 'k':
 			c->keep = true;
 			break;
@@ -129,8 +147,13 @@ static int fr_cli_conns_parse(struct fr_cli_conns *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return fr_cli_usage_error("conns", "unexpected argument '%s'", argv[optind]);
+	if (interval_given && publish_given && c->publish_ms)
+		return fr_cli_usage_error("conns", "--interval and --publish-interval exclude each other: with "
+						   "--publish-interval flowringd sets the pace");
 	if (interval_given && !c->watch)
 		return fr_cli_usage_error("conns", "--interval needs --watch");
+	if (c->publish_ms)
+		c->interval_ms = c->publish_ms; /* what the --watch screen says */
 	return FR_CLI_OK;
 }
 
@@ -240,13 +263,34 @@ static void fr_cli_conns_map_failed(const struct fr_cli_conns *c, int st)
 				"do --shm-dir and --instance match the daemon's?\n");
 }
 
-static int fr_cli_conns_register(struct fr_cli_conns *c)
+/* REGISTER with this run's publish interval (0 unless --publish-interval). Returns 0, or -errno after
+ * printing why; *generation (may be NULL) gets the client's region generation. */
+static int fr_cli_conns_register(struct fr_cli_conns *c, uint64_t *generation)
 {
 	struct fr_ctl_msg reply;
-	int rc = fr_cli_ctl_request(c->g, c->fd, FR_CTL_REGISTER, c->client, &reply, NULL, false);
+	int rc = fr_ctl_client_register(c->fd, c->client, (int64_t)c->publish_ms, &reply, FR_CLI_CTL_TIMEOUT_MS);
 
-	if (rc == 0 && reply.u.reg.created)
-		c->created = true;
+	if (rc == 0) {
+		if (reply.u.reg.created)
+			c->created = true;
+		if (generation)
+			*generation = reply.u.reg.generation;
+		return 0;
+	}
+	if (rc == -EREMOTEIO && reply.u.err.code == FR_CTL_E_BAD_PAYLOAD)
+		fprintf(stderr, "flowring conns: flowringd refused to register '%s' with a publish interval: it is "
+				"older than this CLI (upgrade flowringd)\n", c->client);
+	else if (rc == -EREMOTEIO && reply.u.err.code == FR_CTL_E_PERM)
+		fprintf(stderr, "flowring: flowringd refused the request (permission): run as root or as a member "
+				"of its --group\n");
+	else if (rc == -EREMOTEIO)
+		fprintf(stderr, "flowring: flowringd answered: %s%s%s%s%s\n", fr_ctl_strerror(reply.u.err.code),
+			reply.u.err.msg[0] ? ": " : "", reply.u.err.msg, reply.u.err.err ? ": " : "",
+			reply.u.err.err ? strerror(reply.u.err.err) : "");
+	else if (rc == -ETIMEDOUT)
+		fprintf(stderr, "flowring: flowringd did not answer within %d ms\n", FR_CLI_CTL_TIMEOUT_MS);
+	else
+		fprintf(stderr, "flowring: registering '%s' failed: %s\n", c->client, strerror(-rc));
 	return rc;
 }
 
@@ -259,7 +303,7 @@ static int fr_cli_conns_round(struct fr_cli_conns *c)
 		int rc = fr_cli_ctl_request(c->g, c->fd, FR_CTL_SNAPSHOT, c->client, &reply, &code, true);
 		if (rc == -EREMOTEIO && code == FR_CTL_E_NO_CLIENT) {
 			/* expired (not read for too long) or unregistered by another run: register again */
-			if (fr_cli_conns_register(c) != 0)
+			if (fr_cli_conns_register(c, NULL) != 0)
 				return FR_CLI_FAIL;
 			continue;
 		}
@@ -312,6 +356,88 @@ static int fr_cli_conns_round(struct fr_cli_conns *c)
 	fprintf(stderr, "flowring conns: no snapshot could be read in %d attempts (each was overwritten or "
 			"removed before it was copied)\n", FR_CLI_ROUND_RETRIES);
 	return FR_CLI_FAIL;
+}
+
+#define FR_CLI_STOPPED 3 /* a periodic round saw the stop signal: nothing new to print */
+
+/* Register again after the client was removed behind our back (expired, or unregistered by another
+ * run) and map its new region; the new region numbers snapshots from 1 again. */
+static int fr_cli_conns_periodic_rejoin(struct fr_cli_conns *c)
+{
+	uint64_t gen = 0;
+	int st;
+
+	if (fr_cli_conns_register(c, &gen) != 0)
+		return FR_CLI_FAIL;
+	st = fr_cli_conns_map(c, gen);
+	if (st != FR_OK) {
+		fr_cli_conns_map_failed(c, st);
+		return FR_CLI_FAIL;
+	}
+	c->snap_seq = 0;
+	return FR_CLI_OK;
+}
+
+/* --watch --publish-interval: wait for the next snapshot flowringd publishes on its own (newer than
+ * c->snap_seq) and copy the newest one out. FR_CLI_OK, FR_CLI_STOPPED, or FR_CLI_FAIL (printed). */
+static int fr_cli_conns_periodic_round(struct fr_cli_conns *c)
+{
+	/* a snapshot is due every publish_ms; allow the daemon's tick granularity and a busy machine */
+	uint64_t limit_ms = 2u * c->publish_ms + FR_CLI_SNAPSHOT_WAIT_MS;
+	uint64_t start = fr_cli_now_ns();
+
+	while (!fr_cli_conns_stop) {
+		int st = fr_snapshot_wait(&c->r, c->snap_seq, 100);
+		if (st == FR_OK) {
+			/* acquire: pairs with the commit's release store of head */
+			uint64_t head = __atomic_load_n(&c->r.region.hdr->head, __ATOMIC_ACQUIRE);
+			st = fr_cli_snapshot_read_n(c, head);
+			if (st == FR_OK)
+				return FR_CLI_OK;
+			if (st == -ESTALE || st == FR_AGAIN)
+				continue; /* lapped while copying: the next head is newer still */
+		}
+		if (st == FR_NEW_GENERATION) {
+			/* regrown: the newer file under the name continues the numbering; no newer file:
+			 * the client was removed, so register again */
+			st = fr_snapshot_reopen(&c->r);
+			if (st == FR_OK)
+				continue;
+			if (fr_cli_conns_periodic_rejoin(c) != FR_CLI_OK)
+				return FR_CLI_FAIL;
+			continue;
+		}
+		if (st == FR_TIMED_OUT || st == FR_PRODUCER_STALE) {
+			if (fr_cli_now_ns() - start > limit_ms * 1000000ull) {
+				fprintf(stderr, "flowring conns: no snapshot published for client '%s' in %" PRIu64
+						" ms (asked for one every %" PRIu64 " ms)\n", c->client, limit_ms,
+					c->publish_ms);
+				return FR_CLI_FAIL;
+			}
+			continue;
+		}
+		if (st == FR_PRODUCER_DEAD)
+			fprintf(stderr, "flowring conns: flowringd (pid %u) died\n", c->r.region.pid);
+		else
+			fprintf(stderr, "flowring conns: reading %s failed: %s\n", c->r.region.path, fr_status_str(st));
+		return FR_CLI_FAIL;
+	}
+	return FR_CLI_STOPPED;
+}
+
+/* Before the first periodic round: map the region and start after whatever it already holds, so the
+ * first screen is a snapshot published after this run began. */
+static int fr_cli_conns_periodic_start(struct fr_cli_conns *c, uint64_t generation)
+{
+	int st = fr_cli_conns_map(c, generation);
+
+	if (st != FR_OK) {
+		fr_cli_conns_map_failed(c, st);
+		return FR_CLI_FAIL;
+	}
+	/* acquire: pairs with the commit's release store of head */
+	c->snap_seq = __atomic_load_n(&c->r.region.hdr->head, __ATOMIC_ACQUIRE);
+	return FR_CLI_OK;
 }
 
 static void fr_cli_conns_table(const struct fr_cli_conns *c, uint64_t limit)
@@ -422,6 +548,8 @@ int fr_cli_conns_main(struct fr_cli_global *g, int argc, char **argv)
 {
 	struct fr_cli_conns c = {.g = g, .fd = -1, .interval_ms = 1000};
 	struct sigaction sa;
+	uint64_t generation = 0;
+	bool periodic;
 	int rc;
 
 	rc = fr_cli_conns_parse(&c, argc, argv);
@@ -434,7 +562,10 @@ int fr_cli_conns_main(struct fr_cli_global *g, int argc, char **argv)
 	if (c.fd < 0)
 		return FR_CLI_FAIL;
 	rc = FR_CLI_FAIL;
-	if (fr_cli_conns_register(&c) != 0)
+	if (fr_cli_conns_register(&c, &generation) != 0)
+		goto cleanup;
+	periodic = c.watch && c.publish_ms;
+	if (periodic && fr_cli_conns_periodic_start(&c, generation) != FR_CLI_OK)
 		goto cleanup;
 
 	memset(&sa, 0, sizeof(sa));
@@ -445,7 +576,11 @@ int fr_cli_conns_main(struct fr_cli_global *g, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* a closed pipe must not skip the unregister below */
 
 	do {
-		rc = fr_cli_conns_round(&c);
+		rc = periodic ? fr_cli_conns_periodic_round(&c) : fr_cli_conns_round(&c);
+		if (rc == FR_CLI_STOPPED) {
+			rc = FR_CLI_OK;
+			break;
+		}
 		if (rc == FR_CLI_OK)
 			rc = fr_cli_conns_print(&c);
 		if (rc == -EPIPE) {
@@ -454,7 +589,8 @@ int fr_cli_conns_main(struct fr_cli_global *g, int argc, char **argv)
 		}
 		if (rc != FR_CLI_OK || !c.watch)
 			break;
-		fr_cli_conns_sleep(c.interval_ms);
+		if (!periodic) /* periodic: flowringd sets the pace, the next round waits for it */
+			fr_cli_conns_sleep(c.interval_ms);
 	} while (!fr_cli_conns_stop);
 
 cleanup:
