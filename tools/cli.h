@@ -71,6 +71,9 @@ int fr_cli_ctl_connect(const struct fr_cli_global *g);
  * returned as -EREMOTEIO (*code = the FR_CTL_E_* code) or -errno. code may be NULL. */
 int fr_cli_ctl_request(const struct fr_cli_global *g, int fd, uint8_t type, const char *client_id,
 		       struct fr_ctl_msg *reply, int *code, bool quiet_no_client);
+/* Print what a failed control request (rc, with the error reply when rc is -EREMOTEIO) means. */
+void fr_cli_ctl_report(const struct fr_cli_global *g, int rc, const struct fr_ctl_msg *reply, uint8_t type,
+		       const char *client_id);
 /* A list request (STATS, CLIENTS, DUMP): fn gets each list message. Errors printed as above. */
 int fr_cli_ctl_list(const struct fr_cli_global *g, int fd, uint8_t type, const char *client_id,
 		    int (*fn)(void *ctx, const struct fr_ctl_msg *m), void *ctx);

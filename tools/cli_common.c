@@ -139,8 +139,8 @@ int fr_cli_ctl_connect(const struct fr_cli_global *g)
 	return fd;
 }
 
-static void fr_cli_ctl_report(const struct fr_cli_global *g, int rc, const struct fr_ctl_msg *reply,
-			      uint8_t type, const char *client_id)
+void fr_cli_ctl_report(const struct fr_cli_global *g, int rc, const struct fr_ctl_msg *reply, uint8_t type,
+		       const char *client_id)
 {
 	char path[128];
 

@@ -280,17 +280,8 @@ static int fr_cli_conns_register(struct fr_cli_conns *c, uint64_t *generation)
 	if (rc == -EREMOTEIO && reply.u.err.code == FR_CTL_E_BAD_PAYLOAD)
 		fprintf(stderr, "flowring conns: flowringd refused to register '%s' with a publish interval: it is "
 				"older than this CLI (upgrade flowringd)\n", c->client);
-	else if (rc == -EREMOTEIO && reply.u.err.code == FR_CTL_E_PERM)
-		fprintf(stderr, "flowring: flowringd refused the request (permission): run as root or as a member "
-				"of its --group\n");
-	else if (rc == -EREMOTEIO)
-		fprintf(stderr, "flowring: flowringd answered: %s%s%s%s%s\n", fr_ctl_strerror(reply.u.err.code),
-			reply.u.err.msg[0] ? ": " : "", reply.u.err.msg, reply.u.err.err ? ": " : "",
-			reply.u.err.err ? strerror(reply.u.err.err) : "");
-	else if (rc == -ETIMEDOUT)
-		fprintf(stderr, "flowring: flowringd did not answer within %d ms\n", FR_CLI_CTL_TIMEOUT_MS);
 	else
-		fprintf(stderr, "flowring: registering '%s' failed: %s\n", c->client, strerror(-rc));
+		fr_cli_ctl_report(c->g, rc, &reply, FR_CTL_REGISTER, c->client);
 	return rc;
 }
 
