@@ -18,6 +18,8 @@
 
 #include "control_proto.h"
 
+struct fr_events_reader;
+
 /* Exit codes (docs/CLI.md "Exit codes"). */
 #define FR_CLI_OK 0
 #define FR_CLI_FAIL 1  /* runtime failure: daemon not running, permission, corrupt region... */
@@ -79,6 +81,9 @@ int fr_cli_ctl_list(const struct fr_cli_global *g, int fd, uint8_t type, const c
 		    int (*fn)(void *ctx, const struct fr_ctl_msg *m), void *ctx);
 /* What to tell a user whose region or socket is missing: how to start the daemon. */
 void fr_cli_hint_start(const struct fr_cli_global *g);
+/* Open the events region for command cmd; on failure print why (no daemon: how to start it) and
+ * return the SDK status. */
+int fr_cli_events_open(const struct fr_cli_global *g, const char *cmd, struct fr_events_reader *r, unsigned from);
 
 /* ---- output formatting (cli_output.c); pure functions, any thread ---- */
 

@@ -221,3 +221,21 @@ int fr_cli_ctl_list(const struct fr_cli_global *g, int fd, uint8_t type, const c
 		fr_cli_ctl_report(g, rc, &l.err, type, client_id);
 	return rc;
 }
+
+int fr_cli_events_open(const struct fr_cli_global *g, const char *cmd, struct fr_events_reader *r, unsigned from)
+{
+	char path[FLOWRING_PATH_MAX];
+	int st = fr_events_open(r, g->shm_dir, g->instance, from);
+
+	if (st == FR_OK)
+		return FR_OK;
+	fr_region_path(path, sizeof(path), g->shm_dir, g->instance, NULL);
+	if (st == FR_NOT_READY) {
+		fprintf(stderr, "flowring %s: no events region at %s: flowringd is not running for instance '%s' (or it "
+				"uses another --shm-dir)\n", cmd, path, g->instance);
+		fr_cli_hint_start(g);
+	} else {
+		fprintf(stderr, "flowring %s: cannot read %s: %s\n", cmd, path, fr_status_str(st));
+	}
+	return st;
+}

@@ -146,19 +146,8 @@ int fr_cli_events_main(struct fr_cli_global *g, int argc, char **argv)
 	if (st != FR_CLI_OK)
 		return st < 0 ? FR_CLI_OK : st;
 
-	st = fr_events_open(&r, g->shm_dir, g->instance, !o.follow || o.from_start ? FR_FROM_OLDEST : FR_FROM_LATEST);
-	if (st != FR_OK) {
-		char path[FLOWRING_PATH_MAX];
-		fr_region_path(path, sizeof(path), g->shm_dir, g->instance, NULL);
-		if (st == FR_NOT_READY) {
-			fprintf(stderr, "flowring events: no events region at %s: flowringd is not running for instance "
-					"'%s' (or it uses another --shm-dir)\n", path, g->instance);
-			fr_cli_hint_start(g);
-		} else {
-			fprintf(stderr, "flowring events: cannot read %s: %s\n", path, fr_status_str(st));
-		}
+	if (fr_cli_events_open(g, "events", &r, !o.follow || o.from_start ? FR_FROM_OLDEST : FR_FROM_LATEST) != FR_OK)
 		return FR_CLI_FAIL;
-	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fr_cli_events_on_signal; /* no SA_RESTART: a wait returns early */

@@ -188,19 +188,8 @@ int fr_cli_stats_main(struct fr_cli_global *g, int argc, char **argv)
 	if (json && prom)
 		return fr_cli_usage_error("stats", "--json and --prometheus are exclusive");
 
-	st = fr_events_open(&r, g->shm_dir, g->instance, FR_FROM_LATEST);
-	if (st != FR_OK) {
-		char path[FLOWRING_PATH_MAX];
-		fr_region_path(path, sizeof(path), g->shm_dir, g->instance, NULL);
-		if (st == FR_NOT_READY) {
-			fprintf(stderr, "flowring stats: no events region at %s: flowringd is not running for instance "
-					"'%s' (or it uses another --shm-dir)\n", path, g->instance);
-			fr_cli_hint_start(g);
-		} else {
-			fprintf(stderr, "flowring stats: cannot read %s: %s\n", path, fr_status_str(st));
-		}
+	if (fr_cli_events_open(g, "stats", &r, FR_FROM_LATEST) != FR_OK)
 		return FR_CLI_FAIL;
-	}
 	for (uint32_t i = 0; i < fr_events_telemetry_count(&r) && n < FR_TELEMETRY_MAX; i++) {
 		char name[FR_TELEMETRY_NAME_LEN];
 		uint64_t v;
