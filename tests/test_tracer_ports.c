@@ -20,25 +20,6 @@
 
 #include "test_tracer_util.h"
 
-static struct fr_col g_col;
-static struct fr_tracer *g_t;
-static uint32_t g_netns;
-
-static int fr_setup(void **state)
-{
-	(void)state;
-	g_netns = fr_netns_inode("/proc/self/ns/net");
-	g_t = fr_test_tracer(&g_col, 0, 0);
-	return g_t ? 0 : -1;
-}
-
-static int fr_teardown(void **state)
-{
-	(void)state;
-	fr_tracer_close(g_t);
-	fr_col_free(&g_col);
-	return 0;
-}
 
 static uint16_t fr_port_of(int fd)
 {
@@ -263,5 +244,5 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	fr_test_require_root(argv[0]);
-	return cmocka_run_group_tests(tests, fr_setup, fr_teardown);
+	return cmocka_run_group_tests(tests, fr_tt_group_setup, fr_tt_group_teardown);
 }

@@ -479,3 +479,23 @@ cleanup:
 		err = -1;
 	return err;
 }
+
+struct fr_col g_col;
+struct fr_tracer *g_t;
+uint32_t g_netns;
+
+int fr_tt_group_setup(void **state)
+{
+	(void)state;
+	g_netns = fr_netns_inode("/proc/self/ns/net");
+	g_t = fr_test_tracer(&g_col, 0, 0);
+	return g_t ? 0 : -1;
+}
+
+int fr_tt_group_teardown(void **state)
+{
+	(void)state;
+	fr_tracer_close(g_t);
+	fr_col_free(&g_col);
+	return 0;
+}

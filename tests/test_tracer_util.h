@@ -91,4 +91,12 @@ size_t fr_udp_req_size(int i);
 size_t fr_udp_rep_size(int i);
 int fr_udp_run(struct fr_udp_run *r);
 
+/* The group fixture of the tracer tests: one tracer over all network namespaces, collecting closed
+ * connections into g_col, opened before the first test and closed after the last. */
+extern struct fr_col g_col;
+extern struct fr_tracer *g_t;
+extern uint32_t g_netns; /* inode of the test's own network namespace */
+int fr_tt_group_setup(void **state);
+int fr_tt_group_teardown(void **state);
+
 #endif /* FR_TEST_TRACER_UTIL_H */
