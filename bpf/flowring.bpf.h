@@ -136,13 +136,23 @@ static __always_inline int fr_emit_counted(const struct fr_bpf_conn *src, __u32 
 		return -1;
 	}
 	__builtin_memcpy(r, src, sizeof(*r));
-	/* Wake only when this record crosses the threshold: a consumer that is behind is already
-	 * awake or will be drained by its timer; waking it per record would cost ~5 us each. */
+	/* Wake when this record crosses the threshold: a consumer that is behind is already awake or
+	 * will be drained by its timer; waking it per record would cost ~5 us each. And wake a consumer
+	 * that is idle (nothing else pending), at most once per fr_idle_wake_min_ns: an isolated close
+	 * reaches user space in microseconds while a busy ring still costs few wakeups. */
 	avail = bpf_ringbuf_query(&fr_rb, BPF_RB_AVAIL_DATA);
 	if (avail < fr_wakeup_bytes && avail + sizeof(*r) + 8 >= fr_wakeup_bytes) {
 		flags = BPF_RB_FORCE_WAKEUP;
-		fr_tm_add(FR_BPF_TM_WAKEUPS, 1);
+	} else if (fr_idle_wake_min_ns && avail <= sizeof(*r) + 8) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now - fr_last_idle_wake_ns >= fr_idle_wake_min_ns) {
+			fr_last_idle_wake_ns = now;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
 	}
+	if (flags == BPF_RB_FORCE_WAKEUP)
+		fr_tm_add(FR_BPF_TM_WAKEUPS, 1);
 	bpf_ringbuf_submit(r, flags);
 	return 0;
 }

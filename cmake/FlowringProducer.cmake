@@ -35,3 +35,10 @@ fr_strict_target(test_flowringd_nat)
 fr_add_test(test_flowringd_nat LABELS root TIMEOUT 180
             COMMAND env FLOWRINGD=$<TARGET_FILE:flowringd>
                     ${CMAKE_CURRENT_SOURCE_DIR}/tests/nat_netns.sh $<TARGET_FILE:test_flowringd_nat>)
+
+# close() -> consumer latency through a real flowringd (bench; --smoke runs in ctest).
+add_executable(bench_latency bench/bench_latency.c)
+target_link_libraries(bench_latency fr_e2e_util Threads::Threads)
+target_include_directories(bench_latency PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tests)
+fr_strict_target(bench_latency)
+fr_add_test(bench_latency_smoke LABELS root COMMAND bench_latency $<TARGET_FILE:flowringd> --smoke)

@@ -23,7 +23,10 @@
 
 #include "tracer.h"
 
-#define FR_DRAIN_INTERVAL_NS (2ull * 1000000ull)      /* ring buffer records are submitted without wakeups */
+/* The kernel wakes us when a record arrives to an idle ring (at most every FR_IDLE_WAKE_NS) or when
+ * much is pending; the timer drains what a rate-limited wakeup left behind. */
+#define FR_IDLE_WAKE_NS (20ull * 1000ull)
+#define FR_DRAIN_INTERVAL_NS (5ull * 1000000ull)
 #define FR_HEARTBEAT_INTERVAL_NS (100ull * 1000000ull) /* = FR_REGION_DEFAULT_HEARTBEAT_MS */
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
 /* listening-port events keep the port map current; the full re-read only repairs what events cannot see */
@@ -293,6 +296,7 @@ static int fr_daemon_open_tracer(struct fr_daemon *d)
 	to.udp_idle_timeout_ns = d->cfg->udp_idle_timeout_ms * 1000000ull;
 	if (d->cfg->ringbuf_size)
 		to.ringbuf_bytes = (uint32_t)d->cfg->ringbuf_size;
+	to.idle_wake_min_ns = FR_IDLE_WAKE_NS;
 	to.on_closed = fr_daemon_ingest;
 	to.on_port = fr_daemon_on_port;
 	to.ctx = d;

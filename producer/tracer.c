@@ -173,6 +173,7 @@ int fr_tracer_open(const struct fr_tracer_opts *opts, struct fr_tracer **out)
 	s->rodata->fr_targ_netns = t->opts.netns;
 	s->rodata->fr_trace_udp = t->opts.udp;
 	s->rodata->fr_wakeup_bytes = t->opts.wakeup_bytes;
+	s->rodata->fr_idle_wake_min_ns = t->opts.idle_wake_min_ns;
 	if ((err = bpf_map__set_max_entries(s->maps.fr_rb, t->opts.ringbuf_bytes)) ||
 	    (err = bpf_map__set_max_entries(s->maps.fr_tcp_conns, t->opts.tcp_map_entries ?: 65536)) ||
 	    (err = bpf_map__set_max_entries(s->maps.fr_udp_flows, t->opts.udp_map_entries ?: 65536))) {

@@ -38,6 +38,8 @@ struct fr_tracer_opts {
 	uint64_t udp_idle_timeout_ns; /* fr_tracer_expire_udp_idle() closes flows idle this long (30 s) */
 	uint32_t ringbuf_bytes;       /* power of two, multiple of the page size (default 4 MiB) */
 	uint32_t wakeup_bytes;        /* pending bytes that force a wakeup (default ringbuf/16, <= 64 KiB) */
+	uint64_t idle_wake_min_ns;    /* wake an idle consumer at most this often (default 0: never; the
+				       * daemon uses 100 us); drain on a timer for what it leaves pending */
 	uint32_t tcp_map_entries;     /* active TCP connections (default 65536) */
 	uint32_t udp_map_entries;     /* active UDP flows (default 65536) */
 	uint32_t netns;               /* trace only this network namespace inode; 0: all (tests) */
