@@ -69,7 +69,8 @@ static void fr_daemon_collect_one(void *ctx, const struct fr_conn *a)
 	if (fr_filter_match(d->filter, c))
 		return;
 	fr_portmap_classify_sp(d->pm, c);
-	if (d->nat)
+	/* as for closed ones (daemon_enrich.c): our conntrack table describes our netns only */
+	if (d->nat && c->netns == d->nat_netns && fr_nat_count(d->nat))
 		fr_nat_lookup(d->nat, c);
 	d->n_active++;
 }

@@ -69,8 +69,9 @@ void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
 	if (fr_filter_apply_sp(d->filter, &c))
 		return;
 	fr_portmap_classify_sp(d->pm, &c);
-	/* conntrack tables are per network namespace: ours only describes connections of our netns */
-	if (d->nat && c.netns == d->nat_netns && fr_nat_lookup(d->nat, &c) == 0)
+	/* conntrack tables are per network namespace: ours only describes connections of our netns; most hosts
+	 * NAT nothing, and an empty table needs no hashing */
+	if (d->nat && c.netns == d->nat_netns && fr_nat_count(d->nat) && fr_nat_lookup(d->nat, &c) == 0)
 		fr_daemon_nat_forget_later(d, &c);
 	/* a connect that never established is an event, not a connection: clients' state skips it */
 	if (!(c.flags & FR_CONN_F_FAILED_CONNECT))

@@ -268,3 +268,8 @@ void fr_tracer_close(struct fr_tracer *t)
 		close(t->stats_fd);
 	free(t);
 }
+
+int fr_tracer_ringbuf_fd(const struct fr_tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.fr_rb);
+}

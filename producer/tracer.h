@@ -93,6 +93,10 @@ void fr_tracer_close(struct fr_tracer *t);
  * are submitted without a wakeup to save ~5 us per event. */
 int fr_tracer_epoll_fd(const struct fr_tracer *t);
 
+/* The BPF ring buffer map's fd, for programs that write into the same ring (the ingest bench's
+ * in-kernel event source). */
+int fr_tracer_ringbuf_fd(const struct fr_tracer *t);
+
 /* Drain the ring buffer, calling on_closed per closed connection and on_port per port event.
  * Returns records or -errno. */
 int fr_tracer_consume(struct fr_tracer *t);
