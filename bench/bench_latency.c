@@ -170,8 +170,11 @@ int main(int argc, char **argv)
 	}
 	ra.lat.v = calloc(n, sizeof(uint64_t));
 	base.v = calloc(n, sizeof(uint64_t));
-	if (!ra.lat.v || !base.v)
+	if (!ra.lat.v || !base.v) {
+		free(ra.lat.v);
+		free(base.v);
 		return 1;
+	}
 	ra.lat.cap = n;
 	base.cap = n;
 	ra.want = n;
@@ -180,12 +183,11 @@ int main(int argc, char **argv)
 	printf("bench_latency: %zu connections, one every %u us, through flowringd (%s)\n", n, gap_us, argv[1]);
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(l, 128) != 0) {
-		perror("listen");
-		return 1;
-	}
-	if (fr_e2e_daemon_start(&d, argv[1], NULL) != 0) {
-		fprintf(stderr, "bench_latency: flowringd did not start\n");
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(l, 128) != 0 ||
+	    fr_e2e_daemon_start(&d, argv[1], NULL) != 0) {
+		fprintf(stderr, "bench_latency: cannot listen on loopback or start flowringd\n");
+		free(ra.lat.v);
+		free(base.v);
 		return 1;
 	}
 	socklen_t len = sizeof(sa);
@@ -201,6 +203,8 @@ int main(int argc, char **argv)
 	close(l);
 	if (rc) {
 		fprintf(stderr, "bench_latency: workload failed: %s\n", strerror(-rc));
+		free(ra.lat.v);
+		free(base.v);
 		return 1;
 	}
 	fr_pipe_baseline(n, gap_us, &base);
@@ -210,9 +214,10 @@ int main(int argc, char **argv)
 		printf("ratio p50 %.2f x, p99 %.2f x the baseline\n",
 		       (double)ra.lat.v[ra.lat.n / 2] / (double)base.v[base.n / 2],
 		       (double)ra.lat.v[ra.lat.n * 99 / 100] / (double)base.v[base.n * 99 / 100]);
-	if (ra.lat.n < n) {
+	int ok = ra.lat.n == n;
+	if (!ok)
 		fprintf(stderr, "bench_latency: only %zu of %zu connections were seen\n", ra.lat.n, n);
-		return 1;
-	}
-	return 0;
+	free(ra.lat.v);
+	free(base.v);
+	return ok ? 0 : 1;
 }
