@@ -1,4 +1,5 @@
-/* daemon.c - flowringd's lifecycle, ingest pipeline, timers and telemetry (see daemon.h). */
+/* daemon.c - flowringd's lifecycle: components opened and closed in order, the event loop's sources and
+ * timers, signals (see daemon.h; the pipeline is in daemon_enrich.c, telemetry in daemon_telemetry.c). */
 #include "daemon.h"
 
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include "portmap.h"
 #include "region.h"
 #include "state.h"
-
 #include "tracer.h"
 
 /* The kernel wakes us when a record arrives to an idle ring (at most every FR_IDLE_WAKE_NS) or when
@@ -45,13 +45,8 @@ static int fr_daemon_drain(struct fr_daemon *d)
 	return 0;
 }
 
-static int fr_daemon_on_ringbuf(void *ctx, uint32_t revents)
-{
-	(void)revents;
-	return fr_daemon_drain(ctx);
-}
-
-static int fr_daemon_on_drain_timer(void *ctx, uint32_t revents)
+/* The ring buffer's fd became readable (a forced wake-up) or the drain timer fired. */
+static int fr_daemon_on_drain(void *ctx, uint32_t revents)
 {
 	(void)revents;
 	return fr_daemon_drain(ctx);
@@ -312,11 +307,11 @@ static int fr_daemon_bind_loop(struct fr_daemon *d)
 	int rc = 0;
 
 	rc = rc ? rc : fr_loop_add_fd(d->loop, d->sigfd, POLLIN, fr_daemon_on_signal, d, NULL);
-	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_tracer_epoll_fd(d->tracer), POLLIN, fr_daemon_on_ringbuf, d, NULL);
+	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_tracer_epoll_fd(d->tracer), POLLIN, fr_daemon_on_drain, d, NULL);
 	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_ctl_server_fd(d->ctl), POLLIN, fr_daemon_on_ctl, d, NULL);
 	if (d->nat && fr_nat_fd(d->nat) >= 0)
 		rc = rc ? rc : fr_loop_add_fd(d->loop, fr_nat_fd(d->nat), POLLIN, fr_daemon_on_nat, d, &d->nat_src);
-	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_DRAIN_INTERVAL_NS, fr_daemon_on_drain_timer, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_DRAIN_INTERVAL_NS, fr_daemon_on_drain, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_HEARTBEAT_INTERVAL_NS, fr_daemon_on_heartbeat, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_EXPIRY_INTERVAL_NS, fr_daemon_on_expiry, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_PORTMAP_INTERVAL_NS, fr_daemon_on_portmap, d, NULL);
