@@ -17,45 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_daemon.h"
 #include "config.h"
-#include "control_server.h"
 #include "daemon.h"
-#include "inject.skel.h"
 #include "log.h"
 #include "region.h"
 #include "state.h"
 #include "tracer.h"
-
-struct fr_clock {
-	uint64_t wall, cpu;
-};
-
-static uint64_t fr_clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static struct fr_clock fr_clock_now(void)
-{
-	return (struct fr_clock){fr_clock_ns(CLOCK_MONOTONIC), fr_clock_ns(CLOCK_THREAD_CPUTIME_ID)};
-}
-
-static int fr_inject(struct inject_bpf *sk, uint64_t base, uint64_t n)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o);
-	uint64_t failed = sk->bss->fr_inject_failed;
-
-	sk->bss->fr_inject_base = base;
-	sk->bss->fr_inject_count = n;
-	if (bpf_prog_test_run_opts(bpf_program__fd(sk->progs.fr_inject), &o) != 0)
-		return -errno;
-	return sk->bss->fr_inject_failed != failed ? -ENOBUFS : 0;
-}
 
 static int fr_noop(void *ctx, void *data, size_t len)
 {
@@ -74,7 +44,7 @@ static int fr_raw_drain(struct inject_bpf *sk, int rb_fd, uint64_t total, uint64
 	if (!rb)
 		return -errno;
 	for (uint64_t done = 0; done < total && !rc; done += chunk) {
-		rc = fr_inject(sk, done, chunk);
+		rc = fr_bench_inject(sk, done, chunk);
 		struct fr_clock a = fr_clock_now();
 		ring_buffer__consume(rb);
 		struct fr_clock b = fr_clock_now();
@@ -87,30 +57,6 @@ static int fr_raw_drain(struct inject_bpf *sk, int rb_fd, uint64_t total, uint64
 	return rc;
 }
 
-static int fr_register(struct fr_daemon *d, unsigned nclients)
-{
-	struct fr_ctl_handler h;
-	struct fr_ctl_peer peer = {.pid = getpid()};
-	struct fr_ctl_register_reply out;
-	char id[32];
-
-	fr_daemon_ctl_handler(d, &h);
-	for (unsigned i = 0; i < nclients; i++) {
-		snprintf(id, sizeof(id), "bench-%u", i);
-		int rc = h.register_client(h.ctx, id, 0, &peer, &out);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static void fr_read_all(struct fr_daemon *d)
-{
-	for (uint32_t i = 0; i < d->cfg->max_clients; i++)
-		if (d->clients[i].used)
-			fr_daemon_publish_snapshot(d, &d->clients[i], fr_now_ns());
-}
-
 /* One configuration: a fresh daemon with nclients registered, total events through its pipeline. */
 static int fr_pipeline_run(struct fr_config *cfg, unsigned nclients, uint64_t total, uint64_t chunk, double *eps,
 			   double *raw_eps)
@@ -119,33 +65,26 @@ static int fr_pipeline_run(struct fr_config *cfg, unsigned nclients, uint64_t to
 	struct inject_bpf *sk = NULL;
 	struct fr_clock spent = {0, 0}, raw = {0, 0};
 	uint64_t before;
-	int rc = fr_daemon_open(&d, cfg);
+	int rc = fr_bench_daemon_open(&d, cfg, 0);
 
 	if (rc)
 		return rc;
-	rc = fr_register(&d, nclients);
-	sk = rc ? NULL : inject_bpf__open();
-	if (!rc && !sk)
-		rc = -errno;
+	rc = fr_bench_daemon_register(&d, nclients);
 	if (!rc)
-		rc = bpf_map__reuse_fd(sk->maps.fr_rb, fr_tracer_ringbuf_fd(d.tracer));
-	if (!rc) {
-		sk->bss->fr_inject_netns = fr_daemon_netns_of("/proc/self");
-		rc = inject_bpf__load(sk);
-	}
+		rc = fr_bench_inject_open(&d, &sk);
 	/* what the machine itself closed meanwhile is not ours to count */
 	fr_tracer_consume(d.tracer);
-	fr_read_all(&d);
+	fr_bench_daemon_read_all(&d);
 	before = d.conns_closed;
 	for (uint64_t done = 0; done < total && !rc; done += chunk) {
-		rc = fr_inject(sk, done, chunk);
+		rc = fr_bench_inject(sk, done, chunk);
 		struct fr_clock a = fr_clock_now();
 		fr_tracer_consume(d.tracer);
 		fr_events_flush_sp(&d.events);
 		struct fr_clock b = fr_clock_now();
 		spent.wall += b.wall - a.wall;
 		spent.cpu += b.cpu - a.cpu;
-		fr_read_all(&d);
+		fr_bench_daemon_read_all(&d);
 	}
 	if (!rc && d.conns_closed - before < total)
 		rc = -EPROTO;
@@ -159,7 +98,7 @@ static int fr_pipeline_run(struct fr_config *cfg, unsigned nclients, uint64_t to
 		if (raw_eps)
 			*raw_eps = (double)total / ((double)raw.cpu / 1e9);
 	}
-	inject_bpf__destroy(sk);
+	fr_bench_inject_close(sk);
 	fr_daemon_close(&d);
 	return rc;
 }

@@ -18,7 +18,7 @@ packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool
   libbpf-dev libelf-dev zlib1g-dev liburing-dev libmnl-dev libnetfilter-conntrack-dev libck-dev libcmocka-dev
   iproute2 nftables conntrack libbpf-tools util-linux procps
-  libzmq3-dev libiceoryx-binding-c-dev iceoryx
+  libzmq3-dev libiceoryx-binding-c-dev iceoryx gnuplot-nox
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
