@@ -37,6 +37,8 @@ enum fr_opt {
 	FR_OPT_NO_UDP,
 	FR_OPT_LOG_LEVEL,
 	FR_OPT_RINGBUF_SIZE,
+	FR_OPT_TCP_MAP_ENTRIES,
+	FR_OPT_UDP_MAP_ENTRIES,
 	FR_OPT_END,
 };
 
@@ -60,6 +62,8 @@ static const struct option fr_config_longopts[] = {
 	{"no-udp", no_argument, NULL, FR_OPT_NO_UDP},
 	{"log-level", required_argument, NULL, FR_OPT_LOG_LEVEL},
 	{"ringbuf-size", required_argument, NULL, FR_OPT_RINGBUF_SIZE},
+	{"tcp-map-entries", required_argument, NULL, FR_OPT_TCP_MAP_ENTRIES},
+	{"udp-map-entries", required_argument, NULL, FR_OPT_UDP_MAP_ENTRIES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -83,6 +87,8 @@ static const char fr_config_usage[] =
 	"      --no-udp                trace TCP only\n"
 	"      --log-level LEVEL       error, warn, info (default) or debug\n"
 	"      --ringbuf-size SIZE     BPF ring buffer size, power of two (default 16M)\n"
+	"      --tcp-map-entries N     active TCP connections the kernel side tracks (default 65536)\n"
+	"      --udp-map-entries N     active UDP flows the kernel side tracks (default 65536)\n"
 	"  -h, --help                  print this help and exit\n"
 	"  -V, --version               print the version and exit\n";
 
@@ -124,6 +130,8 @@ void fr_config_defaults(struct fr_config *cfg)
 	cfg->udp_idle_timeout_ms = 30 * 1000;
 	cfg->log_level = FR_LOG_INFO;
 	cfg->ringbuf_size = 16u << 20;
+	cfg->tcp_map_entries = 65536;
+	cfg->udp_map_entries = 65536;
 }
 
 static void fr_config_list_clear(struct fr_config_list *l)
@@ -343,6 +351,16 @@ static int fr_config_set(struct fr_config *cfg, int opt, const char *key, const 
 			return fr_config_fail(err, errlen, src, key, "'%s' must be a power of two from 4K to 1G", val);
 		if (rc == 0)
 			cfg->ringbuf_size = u64;
+		break;
+	case FR_OPT_TCP_MAP_ENTRIES:
+	case FR_OPT_UDP_MAP_ENTRIES:
+		/* a BPF hash map is sized once at load: beyond it new connections are counted in bpf_*_map_full,
+		 * and a map far larger than its use makes every batch read slower (docs/benchmarks/scale.md) */
+		rc = fr_config_parse_u32(val, 1024, 1u << 24, &u32);
+		if (rc == -ERANGE)
+			return fr_config_fail(err, errlen, src, key, "'%s' is out of range 1024..%u", val, 1u << 24);
+		if (rc == 0)
+			*(opt == FR_OPT_TCP_MAP_ENTRIES ? &cfg->tcp_map_entries : &cfg->udp_map_entries) = u32;
 		break;
 	case FR_OPT_EXCLUDE_SRC:
 	case FR_OPT_EXCLUDE_DST: {

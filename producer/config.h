@@ -52,6 +52,8 @@ struct fr_config {
 	bool no_udp;
 	enum fr_log_level log_level;
 	uint64_t ringbuf_size; /* BPF ring buffer bytes: a power of two, >= 4096 */
+	uint32_t tcp_map_entries; /* active TCP connections the BPF side tracks */
+	uint32_t udp_map_entries; /* active UDP flows the BPF side tracks */
 };
 
 /* Fill cfg with the defaults (no allocation). */

@@ -292,6 +292,8 @@ static int fr_daemon_open_tracer(struct fr_daemon *d)
 	if (d->cfg->ringbuf_size)
 		to.ringbuf_bytes = (uint32_t)d->cfg->ringbuf_size;
 	to.idle_wake_min_ns = FR_IDLE_WAKE_NS;
+	to.tcp_map_entries = d->cfg->tcp_map_entries;
+	to.udp_map_entries = d->cfg->udp_map_entries;
 	to.on_closed = fr_daemon_ingest;
 	to.on_port = fr_daemon_on_port;
 	to.ctx = d;

@@ -68,6 +68,8 @@ static void test_defaults_match_the_documented_values(void **state)
 	assert_false(cfg.no_udp);
 	assert_int_equal(cfg.log_level, FR_LOG_INFO);
 	assert_int_equal(cfg.ringbuf_size, 16u << 20);
+	assert_int_equal(cfg.tcp_map_entries, 65536);
+	assert_int_equal(cfg.udp_map_entries, 65536);
 	fr_config_free(&cfg);
 }
 
@@ -82,7 +84,7 @@ static void test_every_flag_sets_its_field(void **state)
 			       "--max-tracked", "6", "--max-clients", "7", "--client-expiry", "1h", "--udp-idle-timeout",
 			       "45", "--exclude-src", "10.0.0.0/8 *", "--exclude-src", "* udp53", "--exclude-dst",
 			       "::1 tcp22", "--no-conntrack", "--no-udp", "--log-level", "debug", "--ringbuf-size", "64K",
-			       NULL),
+			       "--tcp-map-entries", "1048576", "--udp-map-entries", "4096", NULL),
 			 0);
 	assert_string_equal(cfg.instance, "lab");
 	assert_string_equal(cfg.shm_dir, "/tmp/x");
@@ -104,6 +106,8 @@ static void test_every_flag_sets_its_field(void **state)
 	assert_true(cfg.no_udp);
 	assert_int_equal(cfg.log_level, FR_LOG_DEBUG);
 	assert_int_equal(cfg.ringbuf_size, 65536);
+	assert_int_equal(cfg.tcp_map_entries, 1048576);
+	assert_int_equal(cfg.udp_map_entries, 4096);
 	fr_config_free(&cfg);
 
 	assert_int_equal(parse(&cfg, err, sizeof(err), "-i", "x2", "--group=root", NULL), 0);
@@ -189,6 +193,10 @@ static void test_bad_flag_values_name_the_flag(void **state)
 	assert_non_null(strstr(err, "--client-expiry"));
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--ringbuf-size", "12K", NULL), -EINVAL);
 	assert_non_null(strstr(err, "power of two"));
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--tcp-map-entries", "100", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--tcp-map-entries"));
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--udp-map-entries", "lots", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--udp-map-entries"));
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--log-level", "loud", NULL), -EINVAL);
 	assert_non_null(strstr(err, "--log-level"));
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--instance", "../etc", NULL), -EINVAL);
@@ -340,7 +348,7 @@ static void test_example_config_file_parses_to_the_defaults(void **state)
 	static const char *const keys[] = {"instance", "shm-dir", "control", "group", "publish-interval", "max-closed",
 					   "max-tracked", "max-clients", "client-expiry", "udp-idle-timeout",
 					   "exclude-src", "exclude-dst", "no-conntrack", "no-udp", "log-level",
-					   "ringbuf-size"};
+					   "ringbuf-size", "tcp-map-entries", "udp-map-entries"};
 	struct fr_config cfg, def;
 	char err[256], line[512];
 	FILE *f;

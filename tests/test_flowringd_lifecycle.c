@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -306,6 +307,43 @@ static void test_client_registered_with_interval_0_gets_snapshots_only_when_it_a
 	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
 }
 
+/* Does process pid hold a BPF map of this type with max_entries == n? (/proc/<pid>/fdinfo of its map fds) */
+static bool holds_map(pid_t pid, unsigned type, unsigned n)
+{
+	char path[64], line[128];
+	bool found = false;
+
+	for (int fd = 3; fd < 1024 && !found; fd++) {
+		unsigned t = 0, m = 0;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "map_type: %u", &t);
+			sscanf(line, "max_entries: %u", &m);
+		}
+		fclose(f);
+		found = t == type && m == n;
+	}
+	return found;
+}
+
+static void test_map_entry_flags_size_the_kernel_maps(void **state)
+{
+	(void)state;
+	struct fr_e2e_daemon d;
+
+	assert_int_equal(fr_e2e_daemon_start(&d, g_flowringd,
+					     (const char *const[]){"--tcp-map-entries", "3072", "--udp-map-entries", "5120",
+								   NULL}),
+			 0);
+	/* BPF_MAP_TYPE_HASH is 1 */
+	assert_true(holds_map(d.pid, 1, 3072));
+	assert_true(holds_map(d.pid, 1, 5120));
+	assert_int_equal(fr_e2e_daemon_stop(&d), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -326,6 +364,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_consumer_follows_a_restart_after_kill_9),
 		cmocka_unit_test(test_sighup_reloads_filters_from_the_config_file),
 		cmocka_unit_test(test_publish_interval_gives_snapshots_without_requests),
+		cmocka_unit_test(test_map_entry_flags_size_the_kernel_maps),
 		cmocka_unit_test(test_client_registered_with_interval_0_gets_snapshots_only_when_it_asks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
