@@ -46,19 +46,23 @@ foreach(h flowring.h flowring.bpf.h flowring_maps.bpf.h flowring_ports.bpf.h flo
   list(APPEND FR_BPF_HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/bpf/${h})
 endforeach()
 
-add_custom_command(OUTPUT ${FR_BPF_OUT}/flowring.bpf.o
-  COMMAND ${FR_CLANG} ${FR_BPF_CFLAGS} -c ${CMAKE_CURRENT_SOURCE_DIR}/bpf/flowring.bpf.c
-          -o ${FR_BPF_OUT}/flowring.bpf.o
-  DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/bpf/flowring.bpf.c ${FR_BPF_HEADERS} ${FR_BPF_OUT}/vmlinux.h
-  COMMENT "clang -target bpf: flowring.bpf.o"
-  VERBATIM)
+# fr_bpf_skeleton(NAME SOURCE DEPENDS...): compile bpf/SOURCE to ${FR_BPF_OUT}/NAME.bpf.o and generate its
+# skeleton ${FR_BPF_OUT}/NAME.skel.h (struct NAME_bpf).
+function(fr_bpf_skeleton name src)
+  add_custom_command(OUTPUT ${FR_BPF_OUT}/${name}.bpf.o
+    COMMAND ${FR_CLANG} ${FR_BPF_CFLAGS} -c ${CMAKE_CURRENT_SOURCE_DIR}/bpf/${src} -o ${FR_BPF_OUT}/${name}.bpf.o
+    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/bpf/${src} ${ARGN} ${FR_BPF_OUT}/vmlinux.h
+    COMMENT "clang -target bpf: ${name}.bpf.o"
+    VERBATIM)
+  add_custom_command(OUTPUT ${FR_BPF_OUT}/${name}.skel.h
+    COMMAND ${FR_BPFTOOL} gen skeleton ${FR_BPF_OUT}/${name}.bpf.o name ${name}_bpf > ${FR_BPF_OUT}/${name}.skel.h.tmp
+    COMMAND ${CMAKE_COMMAND} -E rename ${FR_BPF_OUT}/${name}.skel.h.tmp ${FR_BPF_OUT}/${name}.skel.h
+    DEPENDS ${FR_BPF_OUT}/${name}.bpf.o
+    COMMENT "bpftool gen skeleton: ${name}.skel.h"
+    VERBATIM)
+endfunction()
 
-add_custom_command(OUTPUT ${FR_BPF_OUT}/flowring.skel.h
-  COMMAND ${FR_BPFTOOL} gen skeleton ${FR_BPF_OUT}/flowring.bpf.o name flowring_bpf > ${FR_BPF_OUT}/flowring.skel.h.tmp
-  COMMAND ${CMAKE_COMMAND} -E rename ${FR_BPF_OUT}/flowring.skel.h.tmp ${FR_BPF_OUT}/flowring.skel.h
-  DEPENDS ${FR_BPF_OUT}/flowring.bpf.o
-  COMMENT "bpftool gen skeleton: flowring.skel.h"
-  VERBATIM)
+fr_bpf_skeleton(flowring flowring.bpf.c ${FR_BPF_HEADERS})
 add_custom_target(fr_bpf_skel DEPENDS ${FR_BPF_OUT}/flowring.skel.h)
 
 add_library(fr_tracer STATIC producer/tracer.c producer/tracer_drain.c producer/tracer_maps.c

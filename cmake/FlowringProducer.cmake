@@ -44,17 +44,7 @@ fr_strict_target(bench_latency)
 fr_add_test(bench_latency_smoke LABELS root COMMAND bench_latency $<TARGET_FILE:flowringd> --smoke)
 
 # Ingest through the whole pipeline, events made in the kernel by bpf/inject.bpf.c (bench; --smoke runs in ctest).
-add_custom_command(OUTPUT ${FR_BPF_OUT}/inject.bpf.o
-  COMMAND ${FR_CLANG} ${FR_BPF_CFLAGS} -c ${CMAKE_CURRENT_SOURCE_DIR}/bpf/inject.bpf.c -o ${FR_BPF_OUT}/inject.bpf.o
-  DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/bpf/inject.bpf.c ${CMAKE_CURRENT_SOURCE_DIR}/bpf/flowring.h ${FR_BPF_OUT}/vmlinux.h
-  COMMENT "clang -target bpf: inject.bpf.o"
-  VERBATIM)
-add_custom_command(OUTPUT ${FR_BPF_OUT}/inject.skel.h
-  COMMAND ${FR_BPFTOOL} gen skeleton ${FR_BPF_OUT}/inject.bpf.o name inject_bpf > ${FR_BPF_OUT}/inject.skel.h.tmp
-  COMMAND ${CMAKE_COMMAND} -E rename ${FR_BPF_OUT}/inject.skel.h.tmp ${FR_BPF_OUT}/inject.skel.h
-  DEPENDS ${FR_BPF_OUT}/inject.bpf.o
-  COMMENT "bpftool gen skeleton: inject.skel.h"
-  VERBATIM)
+fr_bpf_skeleton(inject inject.bpf.c ${CMAKE_CURRENT_SOURCE_DIR}/bpf/flowring.h)
 add_custom_target(fr_inject_skel DEPENDS ${FR_BPF_OUT}/inject.skel.h)
 
 add_executable(bench_ingest bench/bench_ingest.c)
