@@ -5,7 +5,7 @@ if(NOT FR_BUILD_BPF)
   return()
 endif()
 
-add_executable(bench_churn bench/bench_churn.c)
+add_executable(bench_churn bench/bench_churn.c bench/churn_cost.c bench/churn_workload.c)
 target_link_libraries(bench_churn fr_e2e_util PkgConfig::LIBBPF Threads::Threads)
 target_include_directories(bench_churn PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tests)
 fr_strict_target(bench_churn)
