@@ -36,6 +36,8 @@ fr_state_test(test_portmap)
 fr_add_test(state.conn_key LABELS quick COMMAND test_conn_key)
 fr_add_test(state.state LABELS quick COMMAND test_state)
 fr_add_test(state.state_caps LABELS quick COMMAND test_state_caps)
+target_link_libraries(test_filter PRIVATE fr_state_fixture)
+target_link_libraries(test_portmap PRIVATE fr_state_fixture)
 fr_add_test(state.filter LABELS quick COMMAND test_filter)
 fr_add_test(state.portmap LABELS quick COMMAND test_portmap)
 # Writer + reader threads for FR_STATE_TORTURE_SECONDS (default 6 s); also the TSan suite's test.

@@ -1,4 +1,5 @@
-/* state_fixture.c - helpers shared by test_state.c and test_state_caps.c (see state_fixture.h). */
+/* state_fixture.c - helpers shared by the state area's tests (see state_fixture.h). */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,4 +112,19 @@ int dump_cb(void *ctx, const char *text, const struct fr_state_totals *t)
 	snprintf(d->text[d->n], sizeof(d->text[0]), "%s", text);
 	d->t[d->n++] = *t;
 	return 0;
+}
+
+struct fr_conn conn_between(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t type)
+{
+	struct fr_conn c;
+	int af = strchr(src, ':') ? AF_INET6 : AF_INET;
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(inet_pton(af, src, c.saddr), 1);
+	assert_int_equal(inet_pton(af, dst, c.daddr), 1);
+	c.family = af == AF_INET6 ? FR_CONN_V6 : FR_CONN_V4;
+	c.sport = sport;
+	c.dport = dport;
+	c.type = type;
+	return c;
 }

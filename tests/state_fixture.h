@@ -1,6 +1,6 @@
-/* state_fixture.h - helpers shared by test_state.c and test_state_caps.c: records with counters
- * linear in one number, a sink that collects what a read emits, assertions on deltas, and the
- * cmocka fixture (a fresh default state per test). */
+/* state_fixture.h - helpers shared by the state area's tests: records with counters linear in one
+ * number, a record from address strings (test_filter.c, test_portmap.c), a sink that collects what a
+ * read emits, assertions on deltas, and the cmocka fixture (a fresh default state per test). */
 #ifndef FR_STATE_FIXTURE_H
 #define FR_STATE_FIXTURE_H
 
@@ -13,6 +13,9 @@
 
 /* A TCP IPv4 record 10.0.0.1:sport -> 10.0.0.2:80 of pid 100 with the given counters. */
 struct fr_conn conn(uint16_t sport, uint64_t sent, uint64_t lu, uint64_t end);
+
+/* A record src:sport -> dst:dport of this type (FR_CONN_TCP/UDP); IPv6 when src has a ':'. */
+struct fr_conn conn_between(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t type);
 
 #define CLOSED(sport, sent, lu) conn(sport, sent, lu, lu)
 #define ACTIVE(sport, sent, lu) conn(sport, sent, lu, 0)

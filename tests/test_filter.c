@@ -10,19 +10,11 @@
 #include <string.h>
 
 #include "filter.h"
+#include "state_fixture.h"
 
 static struct fr_conn mk(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t type)
 {
-	struct fr_conn c;
-	int af = strchr(src, ':') ? AF_INET6 : AF_INET;
-	memset(&c, 0, sizeof(c));
-	assert_int_equal(inet_pton(af, src, c.saddr), 1);
-	assert_int_equal(inet_pton(af, dst, c.daddr), 1);
-	c.family = af == AF_INET6 ? FR_CONN_V6 : FR_CONN_V4;
-	c.sport = sport;
-	c.dport = dport;
-	c.type = type;
-	return c;
+	return conn_between(src, sport, dst, dport, type);
 }
 
 static void test_accepts_every_documented_form(void **state)

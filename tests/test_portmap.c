@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "portmap.h"
+#include "state_fixture.h"
 
 #define NS1 4026531840u
 #define NS2 4026532999u
@@ -47,7 +48,7 @@ static void unlink_all(struct root *r)
 	}
 }
 
-static int setup(void **state)
+static int pm_setup(void **state)
 {
 	struct root *r = calloc(1, sizeof(*r));
 	snprintf(r->dir, sizeof(r->dir), "/tmp/fr_portmap_%d_XXXXXX", (int)getpid());
@@ -58,7 +59,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int pm_teardown(void **state)
 {
 	struct root *r = *state;
 	unlink_all(r);
@@ -217,15 +218,8 @@ static void test_huge_file_of_200k_lines_is_streamed(void **state)
 
 static struct fr_conn mk(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t type)
 {
-	struct fr_conn c;
-	int af = strchr(src, ':') ? AF_INET6 : AF_INET;
-	memset(&c, 0, sizeof(c));
-	assert_int_equal(inet_pton(af, src, c.saddr), 1);
-	assert_int_equal(inet_pton(af, dst, c.daddr), 1);
-	c.family = af == AF_INET6 ? FR_CONN_V6 : FR_CONN_V4;
-	c.sport = sport;
-	c.dport = dport;
-	c.type = type;
+	struct fr_conn c = conn_between(src, sport, dst, dport, type);
+
 	c.netns = NS1;
 	return c;
 }
@@ -343,12 +337,12 @@ static void test_real_proc_of_this_process_loads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_finds_listening_tcp_and_unconnected_udp_v4_and_v6, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_events_count_sockets_per_port, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reload_replaces_a_namespace_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_lines_are_skipped_and_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_huge_file_of_200k_lines_is_streamed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direction_follows_listening_ports_local_and_udp_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_finds_listening_tcp_and_unconnected_udp_v4_and_v6, pm_setup, pm_teardown),
+		cmocka_unit_test_setup_teardown(test_events_count_sockets_per_port, pm_setup, pm_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_replaces_a_namespace_only, pm_setup, pm_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_lines_are_skipped_and_counted, pm_setup, pm_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_file_of_200k_lines_is_streamed, pm_setup, pm_teardown),
+		cmocka_unit_test_setup_teardown(test_direction_follows_listening_ports_local_and_udp_rules, pm_setup, pm_teardown),
 		cmocka_unit_test(test_intra_host_rules),
 		cmocka_unit_test(test_classify_sets_direction_and_intra_host),
 		cmocka_unit_test(test_missing_proc_root_reads_nothing_and_bad_root_fails),
