@@ -3,7 +3,7 @@
  *
  *   bench_fanout [--smoke] [--records M] [--paced K] [--rate R] [--readers 1,4,16]
  *                [--max-seconds S] [--capacity C] [--only flowring,zeromq-ipc,iceoryx]
- *                [--shm-dir DIR]
+ *                [--shm-dir DIR] [--dat FILE]
  *
  * For each N and transport: (1) throughput: the writer publishes M records as fast as it can and
  * never blocks; each reader reports records/s delivered, records lost (flowring: the SDK's exact lap
@@ -13,6 +13,8 @@
  * timestamp in the record -> receive time, p50/p99 over all readers. Each table ends with the ratio
  * flowring / best peer. Peers that are not built or cannot start are reported and skipped.
  * --smoke: tiny sizes, N in {1,2}: a ctest (it must pass without the peers).
+ * --dat FILE: the run's headline figures as a whitespace table for gnuplot (scripts/bench.sh renders
+ * docs/benchmarks/fanout-*.png from it): one block per transport, one row per reader count.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,11 +55,13 @@ static struct {
 	unsigned readers[8], nreaders;
 	const char *only;
 	const char *shm_dir;
+	const char *dat;
 } opt = {.records = 2000000, .max_seconds = 2, .paced = 20000, .rate = 10000, .capacity = 65536, .readers = {1, 4, 16}, .nreaders = 3};
 
 static const struct fanout_transport *transports[NT] = {&fanout_flowring, &fanout_zmq, &fanout_iceoryx,
 							 &fanout_iceoryx_poll};
 static int avail[NT], skipped[NT];
+static char why[NT][400]; /* the probe's words: version, or why a peer is UNAVAILABLE */
 static int checks_failed;
 
 static int cmp_u64(const void *a, const void *b)
@@ -313,6 +317,53 @@ static void print_table(unsigned n, struct result tp[NT], struct result lat[NT])
 	}
 }
 
+/* --dat: one block per transport (blocks separated by two blank lines, so gnuplot's `index` selects
+ * a transport), one row per reader count. A transport that is not available, was skipped or failed
+ * has no row: a comment line says which and why, so a plot with a line missing is explained. */
+static int write_dat(const char *path, struct result tp[][NT], struct result lat[][NT])
+{
+	FILE *f = fopen(path, "w");
+	int blocks = 0, rc = 0;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "# bench_fanout --dat: records of %zu bytes, up to %llu records (at most %.1f s) per throughput run; "
+		   "latency: %llu records at %llu/s; ring capacity / zmq HWM %u\n", sizeof(struct fr_conn),
+		(unsigned long long)opt.records, opt.max_seconds, (unsigned long long)opt.paced,
+		(unsigned long long)opt.rate, opt.capacity);
+	fprintf(f, "# columns: 1 transport, 2 readers, 3 records/s per reader (mean), 4 writer CPU ns per record, "
+		   "5 p50 latency us, 6 p99 latency us\n");
+	fprintf(f, "# one block per transport, blocks separated by two blank lines (gnuplot: index)\n");
+	for (int t = 0; t < NT; t++) {
+		if (skipped[t]) {
+			fprintf(f, "# %s: rows omitted: skipped (--only)\n", transports[t]->name);
+			continue;
+		}
+		if (!avail[t]) {
+			fprintf(f, "# %s: rows omitted: peer missing (UNAVAILABLE: %s)\n", transports[t]->name, why[t]);
+			continue;
+		}
+		int rows = 0;
+		for (unsigned k = 0; k < opt.nreaders; k++) {
+			if (!tp[k][t].ran || !lat[k][t].ran) {
+				fprintf(f, "# %s %u readers: row omitted: run failed: %s\n", transports[t]->name,
+					opt.readers[k], tp[k][t].ran ? lat[k][t].error : tp[k][t].error);
+				continue;
+			}
+			if (rows++ == 0 && blocks++ > 0)
+				fputs("\n\n", f);
+			/* wr CPU s per million records = us per record: x 1000 for ns */
+			fprintf(f, "%-12s %3u %14.1f %12.1f %10.1f %10.1f\n", transports[t]->name, opt.readers[k],
+				tp[k][t].rate_mean, tp[k][t].writer_cpu_per_m * 1e3, lat[k][t].p50_us, lat[k][t].p99_us);
+		}
+	}
+	if (ferror(f))
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 static int parse_readers(const char *s)
 {
 	opt.nreaders = 0;
@@ -330,7 +381,8 @@ static int parse_readers(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_fanout [--smoke] [--records M] [--paced K] [--rate R] [--readers 1,4,16]\n"
-			"                    [--max-seconds S] [--capacity C] [--only flowring,zeromq-ipc,iceoryx] [--shm-dir DIR]\n");
+			"                    [--max-seconds S] [--capacity C] [--only flowring,zeromq-ipc,iceoryx] [--shm-dir DIR]\n"
+			"                    [--dat FILE]\n");
 	return 2;
 }
 
@@ -361,12 +413,24 @@ int main(int argc, char **argv)
 			opt.only = v, i++;
 		} else if (v && !strcmp(a, "--shm-dir")) {
 			opt.shm_dir = v, i++;
+		} else if (v && !strcmp(a, "--dat")) {
+			opt.dat = v, i++;
 		} else {
 			return usage();
 		}
 	}
 	if (!opt.records || !opt.paced || !opt.rate || opt.capacity < 2 || (opt.capacity & (opt.capacity - 1)))
 		return usage();
+	if (opt.dat) {
+		/* fail now, not after a minute of runs; written (again) at the end, after every fork, so no
+		 * child inherits buffered rows */
+		FILE *d = fopen(opt.dat, "w");
+		if (!d) {
+			fprintf(stderr, "bench_fanout: cannot write --dat %s: %s\n", opt.dat, strerror(errno));
+			return 2;
+		}
+		fclose(d);
+	}
 	prctl(PR_SET_TIMERSLACK, 1UL); /* inherited: paced sleeps end on time */
 	fr_log_set_level(FR_LOG_WARN);  /* one "ring created" line per run would drown the tables */
 
@@ -385,7 +449,6 @@ int main(int argc, char **argv)
 	printf("records of %zu bytes (struct fr_conn: cookie = sequence, last_update_ns = publish time); "
 	       "ring capacity / zmq HWM %u; readers are processes\n", sizeof(struct fr_conn), opt.capacity);
 	for (int t = 0; t < NT; t++) {
-		char why[400] = "";
 		/* --only selects peers; flowring, the subject, always runs */
 		if (t > 0 && opt.only && !strstr(opt.only, transports[t]->name)) {
 			printf("%-12s skipped (--only)\n", transports[t]->name);
@@ -393,12 +456,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		fflush(stdout);
-		avail[t] = transports[t]->probe(why, sizeof(why)) == 0;
+		avail[t] = transports[t]->probe(why[t], sizeof(why[t])) == 0;
 		if (avail[t])
-			printf("%-12s available%s%s; slow reader: %s\n", transports[t]->name, why[0] ? ": " : "", why,
-			       transports[t]->slow_reader);
+			printf("%-12s available%s%s; slow reader: %s\n", transports[t]->name, why[t][0] ? ": " : "",
+			       why[t], transports[t]->slow_reader);
 		else
-			printf("%-12s UNAVAILABLE: %s\n", transports[t]->name, why);
+			printf("%-12s UNAVAILABLE: %s\n", transports[t]->name, why[t]);
 	}
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 17)
 		printf("note: %u readers + 1 writer on %ld CPUs: runs with more processes than CPUs are CPU-bound; "
@@ -406,10 +469,9 @@ int main(int argc, char **argv)
 		       opt.readers[opt.nreaders - 1], sysconf(_SC_NPROCESSORS_ONLN));
 
 	int failures = 0;
+	static struct result all_tp[8][NT], all_lat[8][NT]; /* [reader count][transport], for --dat */
 	for (unsigned k = 0; k < opt.nreaders; k++) {
-		struct result tp[NT], lat[NT];
-		memset(tp, 0, sizeof(tp));
-		memset(lat, 0, sizeof(lat));
+		struct result *tp = all_tp[k], *lat = all_lat[k];
 		for (int t = 0; t < NT; t++) {
 			if (!avail[t])
 				continue;
@@ -438,6 +500,15 @@ int main(int argc, char **argv)
 		if (fgets(load, sizeof(load), f))
 			printf("load average at the end: %s", load);
 		fclose(f);
+	}
+	if (opt.dat) {
+		int rc = write_dat(opt.dat, all_tp, all_lat);
+		if (rc != 0) {
+			fprintf(stderr, "bench_fanout: writing --dat %s failed: %s\n", opt.dat, strerror(-rc));
+			failures++;
+		} else {
+			printf("figures for gnuplot in %s\n", opt.dat);
+		}
 	}
 	if (failures || checks_failed) {
 		fprintf(stderr, "bench_fanout: %d failed runs, %d failed checks\n", failures, checks_failed);

@@ -1,5 +1,5 @@
 # FlowringCli.cmake - the CLI area: tools/flowring (the `flowring` command users watch flowringd
-# with), its modules tools/cli_*.c, tests/test_cli.c and docs/CLI.md. Needs no BPF: it is built
+# with), its modules tools/cli_*.c, tests/test_cli*.c and docs/CLI.md. Needs no BPF: it is built
 # whatever FR_BUILD_BPF says (the rings, control client, config, keys and JSON libraries are
 # always built).
 
@@ -10,6 +10,8 @@ add_library(fr_cli STATIC
   ${FR_CLI_TOP}/tools/cli_common.c
   ${FR_CLI_TOP}/tools/cli_output.c
   ${FR_CLI_TOP}/tools/cli_conns.c
+  ${FR_CLI_TOP}/tools/cli_conns_snap.c
+  ${FR_CLI_TOP}/tools/cli_conns_view.c
   ${FR_CLI_TOP}/tools/cli_events.c
   ${FR_CLI_TOP}/tools/cli_stats.c
   ${FR_CLI_TOP}/tools/cli_daemon.c)
@@ -33,10 +35,23 @@ target_include_directories(fr_cli_test_helpers PUBLIC ${FR_CLI_TOP}/tests)
 target_link_libraries(fr_cli_test_helpers PUBLIC fr_rings fr_control PkgConfig::CMOCKA Threads::Threads)
 target_compile_definitions(fr_cli_test_helpers PRIVATE FR_CLI_BIN="$<TARGET_FILE:flowring>")
 fr_strict_target(fr_cli_test_helpers)
-add_executable(test_cli ${FR_CLI_TOP}/tests/test_cli.c)
-target_link_libraries(test_cli PRIVATE fr_cli fr_cli_test_helpers fr_rings fr_control PkgConfig::CMOCKA
-                      Threads::Threads)
-target_compile_definitions(test_cli PRIVATE FR_CLI_BIN="$<TARGET_FILE:flowring>")
-add_dependencies(test_cli flowring)
-fr_strict_target(test_cli)
-fr_add_test(test_cli LABELS quick tsan COMMAND test_cli)
+# One test file per module (tests/test_cli_<module>.c; test_cli.c: the command itself, flowring.c).
+# Those that start the fake producer run its control-server thread: label tsan too.
+function(fr_cli_test name)
+  cmake_parse_arguments(T "" "" "LABELS" ${ARGN})
+  add_executable(${name} ${FR_CLI_TOP}/tests/${name}.c)
+  target_link_libraries(${name} PRIVATE fr_cli fr_cli_test_helpers fr_rings fr_control PkgConfig::CMOCKA
+                        Threads::Threads)
+  target_compile_definitions(${name} PRIVATE FR_CLI_BIN="$<TARGET_FILE:flowring>")
+  add_dependencies(${name} flowring)
+  fr_strict_target(${name})
+  fr_add_test(${name} LABELS ${T_LABELS} COMMAND ${name})
+endfunction()
+fr_cli_test(test_cli LABELS quick tsan)
+fr_cli_test(test_cli_conns LABELS quick tsan)
+fr_cli_test(test_cli_conns_snap LABELS quick tsan)
+fr_cli_test(test_cli_conns_view LABELS quick)
+fr_cli_test(test_cli_events LABELS quick tsan)
+fr_cli_test(test_cli_stats LABELS quick tsan)
+fr_cli_test(test_cli_daemon LABELS quick tsan)
+fr_cli_test(test_cli_output LABELS quick)

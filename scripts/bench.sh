@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--smoke] [BUILD_DIR]   build the benches, run each, save raw outputs, render the PNGs, and
 #                                            regenerate docs/BENCHMARKS.md's appendix (between the bench.sh markers)
-#   scripts/bench.sh --plot [BUILD_DIR]      only re-render the PNGs from bench/results/scale.dat
+#   scripts/bench.sh --plot [BUILD_DIR]      only re-render the PNGs from bench/results/scale.dat and fanout.dat
 #
 # BUILD_DIR defaults to build/ (configured here if it has no CMakeCache.txt). Raw outputs go to
 # bench/results/<bench>.txt (git-ignored), each headed by the machine (nproc, CPU model, kernel, load average)
@@ -88,8 +88,54 @@ EOF
   echo "bench.sh: rendered $figdir/scale-snapshot.png and $figdir/scale-memory.png"
 }
 
+# ---- fan-out PNGs from bench_fanout's data file (bench_fanout --dat) ----
+render_fanout_plots() {
+  local dat=$results/fanout.dat names readers n
+  if ! command -v gnuplot >/dev/null; then
+    echo "bench.sh: gnuplot not found (apt-get install gnuplot-nox): PNGs not rendered" >&2
+    return 0
+  fi
+  if [[ ! -s $dat ]]; then
+    echo "bench.sh: $dat missing: run bench_fanout first" >&2
+    return 1
+  fi
+  # columns: 1 transport, 2 readers, 3 records/s per reader, 4 writer CPU ns/record, 5 p50 us, 6 p99 us;
+  # one block per transport (gnuplot index), in the order of $names; missing peers have no block
+  names=$(awk '!/^#/ && NF { print $1 }' "$dat" | uniq | tr '\n' ' ')
+  readers=$(awk '!/^#/ && NF { print $2 }' "$dat" | sort -n | uniq | awk '{ printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1 }')
+  n=$(wc -w <<<"$names")
+  if [[ $n == 0 ]]; then
+    echo "bench.sh: $dat has no rows: fan-out PNGs not rendered" >&2
+    return 1
+  fi
+  gnuplot <<EOF
+set terminal pngcairo size 900,640 font "sans,10"
+set datafile commentschars "#"
+names = "$names"
+set logscale x 2
+set logscale y 10
+set xtics ($readers)
+set offsets graph 0.05, graph 0.05, 0, 0
+set grid
+set key below
+set xlabel "reader processes (1 writer process; 2 vCPUs)"
+set output "$figdir/fanout-throughput.png"
+set title "fan-out: records/s delivered per reader (mean over readers; writer never blocks)"
+set ylabel "records/s per reader"
+set format y "10^{%L}"
+plot for [i=0:$n-1] "$dat" index i using 2:3 with linespoints lw 2 pt 7 lc i+1 title word(names, i+1)
+set output "$figdir/fanout-latency.png"
+set title "fan-out: publish-to-receive latency, paced phase (p50 solid, p99 dashed)"
+set ylabel "latency (us)"
+plot for [i=0:$n-1] "$dat" index i using 2:5 with linespoints lw 2 pt 7 lc i+1 title word(names, i+1)." p50", \\
+     for [i=0:$n-1] "$dat" index i using 2:6 with linespoints dt 2 pt 6 lc i+1 title word(names, i+1)." p99"
+EOF
+  echo "bench.sh: rendered $figdir/fanout-throughput.png and $figdir/fanout-latency.png"
+}
+
 if [[ $mode == plot ]]; then
   render_plots
+  render_fanout_plots
   exit 0
 fi
 
@@ -134,7 +180,8 @@ args_for() { # the full-mode (or --smoke) arguments of each bench
   local s=()
   [[ $mode == smoke ]] && s=(--smoke)
   case $1 in
-    bench_rings|bench_state|bench_fanout) echo "${s[*]}" ;;
+    bench_rings|bench_state) echo "${s[*]}" ;;
+    bench_fanout) echo "${s[*]} --dat $results/fanout.dat" ;;
     bench_bpf) [[ $mode == smoke ]] && echo "--smoke" || echo "--conns 20000 --rounds 5" ;;
     bench_ingest) [[ $mode == smoke ]] && echo "--smoke" || echo "--events 2000000" ;;
     bench_latency) [[ $mode == smoke ]] && echo "$build/flowringd --smoke" || echo "$build/flowringd --conns 3000 --gap-us 1000" ;;
@@ -162,6 +209,7 @@ for b in "${benches[@]}"; do
 done
 
 render_plots || failed+=(plots)
+render_fanout_plots || failed+=(fanout-plots)
 
 # ---- the appendix of BENCHMARKS.md: machine, commands, headline lines ----
 headlines() { # the lines of a raw output that carry its figures against their baselines
