@@ -70,20 +70,32 @@ static void *fr_churn_reader_main(void *p)
 static const char *const fr_churn_loss_names[] = {"bpf_ringbuf_reserve_failed", "bpf_tcp_map_full",
 						   "bpf_sk_storage_failed", "ingest_malformed"};
 #define FR_CHURN_NLOSS (sizeof(fr_churn_loss_names) / sizeof(fr_churn_loss_names[0]))
+/* What the daemon's process cost is made of: wake-ups, not records (docs/benchmarks/churn.md). */
+static const char *const fr_churn_wake_names[] = {"bpf_ringbuf_wakeups", "ingest_drains", "ingest_fast_drains",
+						   "events_wakes"};
+#define FR_CHURN_NWAKE (sizeof(fr_churn_wake_names) / sizeof(fr_churn_wake_names[0]))
 
-static int fr_churn_flowringd_loss(struct fr_e2e_daemon *d, uint64_t *vals)
+static int fr_churn_telemetry(struct fr_e2e_daemon *d, const char *const *names, size_t n, uint64_t *vals)
 {
 	struct fr_events_reader r;
 	int st = fr_events_open(&r, d->shm, d->instance, FR_FROM_LATEST);
 
 	if (st != FR_OK)
 		return st < 0 ? st : -EIO;
-	for (size_t i = 0; i < FR_CHURN_NLOSS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		vals[i] = 0;
-		fr_e2e_telemetry(&r, fr_churn_loss_names[i], &vals[i]);
+		fr_e2e_telemetry(&r, names[i], &vals[i]);
 	}
 	fr_events_close(&r);
 	return 0;
+}
+
+static void fr_churn_print_wakes(const uint64_t *w0, const uint64_t *w1, uint64_t ends)
+{
+	printf("  flowringd wake-ups per 1000 socket ends:");
+	for (size_t i = 0; i < FR_CHURN_NWAKE; i++)
+		printf(" %s %.0f", fr_churn_wake_names[i], ends ? 1000.0 * (double)(w1[i] - w0[i]) / (double)ends : 0.0);
+	printf("\n");
 }
 
 static int fr_churn_flowringd(const char *path, uint64_t n, unsigned workers, struct fr_churn_result *res)
@@ -91,7 +103,7 @@ static int fr_churn_flowringd(const char *path, uint64_t n, unsigned workers, st
 	struct fr_e2e_daemon d;
 	struct fr_churn_reader ra = {.d = &d};
 	struct fr_churn_cost c0, c1;
-	uint64_t loss0[FR_CHURN_NLOSS], loss1[FR_CHURN_NLOSS];
+	uint64_t loss0[FR_CHURN_NLOSS], loss1[FR_CHURN_NLOSS], wake0[FR_CHURN_NWAKE], wake1[FR_CHURN_NWAKE];
 	uint32_t ids[FR_CHURN_MAXP];
 	pthread_t th;
 	int nids, lfd, rc;
@@ -114,7 +126,9 @@ static int fr_churn_flowringd(const char *path, uint64_t n, unsigned workers, st
 	}
 	while (!__atomic_load_n(&ra.ready, __ATOMIC_ACQUIRE))
 		usleep(1000);
-	if (__atomic_load_n(&ra.failed, __ATOMIC_ACQUIRE) || fr_churn_flowringd_loss(&d, loss0) != 0) {
+	if (__atomic_load_n(&ra.failed, __ATOMIC_ACQUIRE) ||
+	    fr_churn_telemetry(&d, fr_churn_loss_names, FR_CHURN_NLOSS, loss0) != 0 ||
+	    fr_churn_telemetry(&d, fr_churn_wake_names, FR_CHURN_NWAKE, wake0) != 0) {
 		rc = -EIO;
 		goto join;
 	}
@@ -138,7 +152,9 @@ static int fr_churn_flowringd(const char *path, uint64_t n, unsigned workers, st
 		fr_churn_cost_diff(&c0, &c1, res);
 		/* the daemon copies the kernel's per-CPU counters into telemetry periodically: give it a beat */
 		usleep(1500000);
-		if (fr_churn_flowringd_loss(&d, loss1) == 0)
+		if (fr_churn_telemetry(&d, fr_churn_wake_names, FR_CHURN_NWAKE, wake1) == 0)
+			fr_churn_print_wakes(wake0, wake1, 2 * res->conns);
+		if (fr_churn_telemetry(&d, fr_churn_loss_names, FR_CHURN_NLOSS, loss1) == 0)
 			for (size_t i = 0; i < FR_CHURN_NLOSS; i++) {
 				if (loss1[i] != loss0[i])
 					printf("  flowringd telemetry: %s +%llu\n", fr_churn_loss_names[i],

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -12,6 +13,7 @@
 #include "inject.skel.h"
 #include "log.h"
 #include "tracer.h"
+#include "tracer_private.h"
 
 uint64_t fr_clock_ns(clockid_t id)
 {
@@ -51,6 +53,54 @@ int fr_bench_daemon_open(struct fr_daemon *d, struct fr_config *cfg, uint32_t tc
 		fr_daemon_close(d);
 	}
 	return rc;
+}
+
+#define FR_BENCH_FILL_BATCH 65536u
+
+int fr_bench_fill_active(struct fr_daemon *d, uint64_t from, uint64_t to)
+{
+	static uint64_t keys[FR_BENCH_FILL_BATCH];
+	static struct fr_bpf_conn vals[FR_BENCH_FILL_BATCH];
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	int map_fd = bpf_map__fd(d->tracer->skel->maps.fr_tcp_conns);
+	uint32_t netns = fr_daemon_netns_of("/proc/self");
+	uint64_t now = fr_now_ns();
+
+	while (from < to) {
+		uint32_t count = 0;
+		for (; from < to && count < FR_BENCH_FILL_BATCH; from++, count++) {
+			struct fr_bpf_conn *v = &vals[count];
+			memset(v, 0, sizeof(*v));
+			v->saddr[0] = 10;
+			v->saddr[1] = 200;
+			v->saddr[2] = (uint8_t)(from >> 8);
+			v->saddr[3] = (uint8_t)from;
+			v->daddr[0] = 10;
+			v->daddr[3] = 2;
+			v->sport = (uint16_t)(1024 + (from >> 16));
+			v->dport = 443;
+			v->pid = 1000 + (uint32_t)(from % 4096);
+			v->netns = netns;
+			v->sent_bytes = 100 + from % 1000;
+			v->recv_bytes = 2000 + from % 5000;
+			v->sent_packets = 3;
+			v->recv_packets = 4;
+			v->rtt_us = 50;
+			v->start_ns = now - 1000000000ull;
+			v->last_update_ns = now;
+			v->cookie = FR_BENCH_COOKIE_BASE + from;
+			v->proto = FR_BPF_TCP;
+			v->family = FR_BPF_V4;
+			v->kind = FR_BPF_KIND_CONN;
+			keys[count] = v->cookie;
+		}
+		uint32_t done = count;
+		if (bpf_map_update_batch(map_fd, keys, vals, &done, &o))
+			return -errno;
+		if (done != count)
+			return -ENOSPC;
+	}
+	return 0;
 }
 
 int fr_bench_daemon_register(struct fr_daemon *d, unsigned nclients)
@@ -113,4 +163,89 @@ int fr_bench_inject(struct inject_bpf *sk, uint64_t base, uint64_t n)
 void fr_bench_inject_close(struct inject_bpf *sk)
 {
 	inject_bpf__destroy(sk);
+}
+
+/* ---- a closing thread for measurements of ingest while the daemon thread is busy ---- */
+
+static void fr_bench_closer_sample(struct fr_bench_closer *cl, uint64_t now)
+{
+	/* acquire: pairs with the writer's release store of head (events_ring.c), as a reader's */
+	uint64_t head = __atomic_load_n(&cl->d->events.region.hdr->head, __ATOMIC_ACQUIRE);
+	/* the kernel and libbpf publish the positions with release stores; a relaxed look is enough for a gauge */
+	uint64_t prod = __atomic_load_n(cl->prod_pos, __ATOMIC_RELAXED);
+	uint64_t cons = __atomic_load_n(cl->cons_pos, __ATOMIC_RELAXED);
+
+	if (head != cl->last_head) {
+		if (now - cl->last_change_ns > cl->max_gap_ns)
+			cl->max_gap_ns = now - cl->last_change_ns;
+		cl->last_head = head;
+		cl->last_change_ns = now;
+	}
+	if (prod > cons && prod - cons > cl->max_backlog_bytes)
+		cl->max_backlog_bytes = prod - cons;
+}
+
+static void *fr_bench_closer_main(void *arg)
+{
+	struct fr_bench_closer *cl = arg;
+	const struct timespec nap = {0, 50000};
+	uint64_t next = fr_clock_ns(CLOCK_MONOTONIC);
+
+	while (!__atomic_load_n(&cl->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = fr_clock_ns(CLOCK_MONOTONIC);
+		if (now >= next) {
+			uint64_t before = cl->sk->bss->fr_injected;
+			fr_bench_inject(cl->sk, cl->base + cl->attempted, cl->per_tick);
+			cl->attempted += cl->per_tick;
+			cl->injected += cl->sk->bss->fr_injected - before;
+			/* a fixed rate: a late tick does not make a burst */
+			next = next + cl->tick_ns > now ? next + cl->tick_ns : now + cl->tick_ns;
+		}
+		fr_bench_closer_sample(cl, fr_clock_ns(CLOCK_MONOTONIC));
+		nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
+int fr_bench_closer_start(struct fr_bench_closer *cl)
+{
+	int fd = fr_tracer_ringbuf_fd(cl->d->tracer), rc;
+
+	cl->attempted = cl->injected = cl->max_gap_ns = cl->max_backlog_bytes = 0;
+	cl->stop = false;
+	cl->page = (size_t)sysconf(_SC_PAGESIZE);
+	/* a BPF ring buffer map: the consumer position in the first page, the producer's in the second */
+	cl->cons_map = mmap(NULL, cl->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cl->cons_map == MAP_FAILED)
+		return -errno;
+	cl->prod_map = mmap(NULL, cl->page, PROT_READ, MAP_SHARED, fd, (off_t)cl->page);
+	if (cl->prod_map == MAP_FAILED) {
+		rc = -errno;
+		munmap(cl->cons_map, cl->page);
+		return rc;
+	}
+	cl->cons_pos = cl->cons_map;
+	cl->prod_pos = cl->prod_map;
+	cl->last_head = __atomic_load_n(&cl->d->events.region.hdr->head, __ATOMIC_ACQUIRE);
+	cl->last_change_ns = fr_clock_ns(CLOCK_MONOTONIC);
+	rc = -pthread_create(&cl->th, NULL, fr_bench_closer_main, cl);
+	if (rc) {
+		munmap(cl->cons_map, cl->page);
+		munmap(cl->prod_map, cl->page);
+	}
+	return rc;
+}
+
+void fr_bench_closer_stop(struct fr_bench_closer *cl)
+{
+	uint64_t now;
+
+	/* release: pairs with the thread's acquire load of stop */
+	__atomic_store_n(&cl->stop, true, __ATOMIC_RELEASE);
+	pthread_join(cl->th, NULL);
+	now = fr_clock_ns(CLOCK_MONOTONIC);
+	if (now - cl->last_change_ns > cl->max_gap_ns)
+		cl->max_gap_ns = now - cl->last_change_ns;
+	munmap(cl->cons_map, cl->page);
+	munmap(cl->prod_map, cl->page);
 }

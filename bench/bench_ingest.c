@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 {
 	uint64_t total = 2000000, chunk = 10000;
 	unsigned clients[3] = {1, 8, 64}, nconf = 3;
-	char dir[] = "/tmp/fr-ingest-XXXXXX";
+	char dir[] = "/dev/shm/fr-ingest-XXXXXX"; /* regions on tmpfs, as the daemon's /dev/shm */
 	struct fr_config cfg;
 	double eps[3] = {0}, raw = 0;
 	int rc = 0;

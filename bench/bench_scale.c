@@ -13,7 +13,11 @@
  *   (c) closed-connection ingest (bpf/inject.bpf.c through the tracer's ring buffer, as bench_ingest) while the
  *       client remembers the N active keys;
  *   (d) memory: process RSS, the state's mem_bytes_current, the snapshot region, the BPF map's memlock;
- *   (e) once: the map read of 1000 entries in a map sized for 1k and in one sized for the largest N.
+ *   (e) once: the map read of 1000 entries in a map sized for 1k and in one sized for the largest N;
+ *   (f) ingest during a snapshot build: a second thread closes connections at a fixed rate (bpf/inject.bpf.c) while
+ *       the daemon's thread builds the client's snapshot, once with the daemon's ingest pump (producer/
+ *       daemon_pump.c) and once without (the baseline, the same run): the longest time the events ring's head stood
+ *       still, the ring buffer's peak backlog, records lost, the build's wall time.
  * Times are this thread's CPU time, the minimum over repeats (the 2 cores are shared). --dat writes one
  * gnuplot-friendly line per N (columns named in its header). */
 #include <errno.h>
@@ -36,15 +40,24 @@
 #include "tracer_private.h"
 
 #define FR_SCALE_MAX_SIZES 4
-#define FR_SCALE_COOKIE_BASE (1ull << 60) /* far above real socket cookies */
-#define FR_SCALE_FILL_BATCH 65536u
 #define FR_SCALE_CHUNK 10000u
+#define FR_SCALE_RB_RECORD 144u        /* one closed record in the ring buffer: 8-byte header + struct fr_bpf_conn */
+#define FR_SCALE_CLOSE_TICK_NS 1000000u /* (f): the closing thread writes FR_SCALE_CLOSE_PER_TICK records per ms */
+#define FR_SCALE_CLOSE_PER_TICK 100u    /* = 100k closes/s */
 
 struct fr_scale_point {
 	uint64_t n, n_active;
 	double map_ns, enrich_ns, state_ns, write_ns, total_ns; /* per snapshot */
 	double zc_ns, copy_ns, memcpy_ns;                        /* per snapshot read */
 	double ingest_ns;                                        /* per closed event */
+	struct fr_scale_build {                                  /* (f): [0] without the pump, [1] with it */
+		double gap_ms, build_ms;
+		uint64_t backlog, lost, pumps, deferred;
+		double pump_p50_ms, pump_p99_ms;                 /* intervals between two pumps: median, 99th */
+		uint64_t pump_over10;                            /* intervals over 10 ms */
+		double pump_gap_ms;                              /* longest interval between two pumps ... */
+		uint64_t gap_active, gap_emitted;                /* ... ending with n_active collected, records emitted */
+	} build[2];
 	uint64_t rss, state_mem, region, map_mem;                /* bytes */
 };
 
@@ -77,51 +90,6 @@ static uint64_t fr_proc_value(const char *path, const char *key, uint64_t unit)
 	return v;
 }
 
-/* Add synthetic active TCP connections number from..to-1: 10.200.x.y:port -> 10.0.0.2:443, in our netns. */
-static int fr_fill(int map_fd, uint64_t from, uint64_t to, uint32_t netns)
-{
-	static uint64_t keys[FR_SCALE_FILL_BATCH];
-	static struct fr_bpf_conn vals[FR_SCALE_FILL_BATCH];
-	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
-	uint64_t now = fr_now_ns();
-
-	while (from < to) {
-		uint32_t count = 0;
-		for (; from < to && count < FR_SCALE_FILL_BATCH; from++, count++) {
-			struct fr_bpf_conn *v = &vals[count];
-			memset(v, 0, sizeof(*v));
-			v->saddr[0] = 10;
-			v->saddr[1] = 200;
-			v->saddr[2] = (uint8_t)(from >> 8);
-			v->saddr[3] = (uint8_t)from;
-			v->daddr[0] = 10;
-			v->daddr[3] = 2;
-			v->sport = (uint16_t)(1024 + (from >> 16));
-			v->dport = 443;
-			v->pid = 1000 + (uint32_t)(from % 4096);
-			v->netns = netns;
-			v->sent_bytes = 100 + from % 1000;
-			v->recv_bytes = 2000 + from % 5000;
-			v->sent_packets = 3;
-			v->recv_packets = 4;
-			v->rtt_us = 50;
-			v->start_ns = now - 1000000000ull;
-			v->last_update_ns = now;
-			v->cookie = FR_SCALE_COOKIE_BASE + from;
-			v->proto = FR_BPF_TCP;
-			v->family = FR_BPF_V4;
-			v->kind = FR_BPF_KIND_CONN;
-			keys[count] = v->cookie;
-		}
-		uint32_t done = count;
-		if (bpf_map_update_batch(map_fd, keys, vals, &done, &o))
-			return -errno;
-		if (done != count)
-			return -ENOSPC;
-	}
-	return 0;
-}
-
 static void fr_noop_conn(void *ctx, const struct fr_conn *c)
 {
 	(*(uint64_t *)ctx) += c->sport ? 1 : 0;
@@ -137,6 +105,8 @@ static int fr_count_emit(void *ctx, const struct fr_conn *c)
 static int fr_time_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, unsigned reps, struct fr_scale_point *p)
 {
 	p->map_ns = p->state_ns = p->write_ns = p->total_ns = 1e30;
+	/* without the pump: nothing arrives to drain here */
+	d->pump_disabled = true;
 	for (unsigned r = 0; r < reps; r++) {
 		uint64_t seen = 0, t0, t1;
 		int rc;
@@ -180,6 +150,7 @@ static int fr_time_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, uns
 			return rc;
 		p->write_ns = fr_min(p->write_ns, (double)(t1 - t0));
 	}
+	d->pump_disabled = false;
 	p->enrich_ns = p->total_ns - p->map_ns - p->state_ns - p->write_ns;
 	if (p->enrich_ns < 0)
 		p->enrich_ns = 0;
@@ -269,6 +240,92 @@ static int fr_time_ingest(struct fr_daemon *d, struct inject_bpf *sk, uint64_t *
 	return rc;
 }
 
+/* (f): the longest interval between two pumps of a build, and where it ended. */
+#define FR_SCALE_WATCH_MAX 16384u
+
+struct fr_pump_watch {
+	const struct fr_daemon_client *c;
+	uint64_t last_ns, max_ns, at_active, at_emitted;
+	uint32_t n, over10; /* intervals kept; intervals over 10 ms */
+	uint64_t iv[FR_SCALE_WATCH_MAX];
+};
+
+static int fr_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void fr_pump_watch(struct fr_daemon *d, void *ctx)
+{
+	struct fr_pump_watch *w = ctx;
+	uint64_t now = fr_clock_ns(CLOCK_MONOTONIC);
+
+	if (w->n < FR_SCALE_WATCH_MAX)
+		w->iv[w->n++] = now - w->last_ns;
+	w->over10 += now - w->last_ns > 10000000u;
+	if (now - w->last_ns > w->max_ns) {
+		w->max_ns = now - w->last_ns;
+		w->at_active = d->n_active;
+		w->at_emitted = w->c->w.count;
+	}
+	w->last_ns = now;
+}
+
+/* (f) one snapshot build while a second thread closes connections at 100k/s; pump on or off. Afterwards the rest is
+ * drained and read, and every injected record must have been ingested. */
+static int fr_time_build_ingest(struct fr_daemon *d, struct fr_daemon_client *c, struct inject_bpf *sk, uint64_t *next,
+				bool pump, struct fr_scale_build *b)
+{
+	struct fr_bench_closer cl = {.d = d, .sk = sk, .base = *next, .tick_ns = FR_SCALE_CLOSE_TICK_NS,
+				     .per_tick = FR_SCALE_CLOSE_PER_TICK};
+	uint64_t closed0, pumps0 = d->pumps, deferred0 = d->pump_deferred, t0, t1;
+	int rc, rc2;
+
+	fr_tracer_consume(d->tracer);
+	fr_events_flush_sp(&d->events);
+	closed0 = d->conns_closed;
+	d->pump_disabled = !pump;
+	rc = fr_bench_closer_start(&cl);
+	if (rc)
+		return rc;
+	t0 = fr_clock_ns(CLOCK_MONOTONIC);
+	static struct fr_pump_watch pw;
+	memset(&pw, 0, sizeof(pw));
+	pw.c = c;
+	pw.last_ns = t0;
+	d->pump_hook = fr_pump_watch;
+	d->pump_hook_ctx = &pw;
+	rc = fr_daemon_publish_snapshot(d, c, fr_now_ns());
+	t1 = fr_clock_ns(CLOCK_MONOTONIC);
+	d->pump_hook = NULL;
+	fr_bench_closer_stop(&cl);
+	d->pump_disabled = false;
+	fr_pump_watch(d, &pw); /* the build's end closes the last interval */
+	b->pump_gap_ms = (double)pw.max_ns / 1e6;
+	qsort(pw.iv, pw.n, sizeof(pw.iv[0]), fr_u64_cmp);
+	b->pump_p50_ms = pw.n ? (double)pw.iv[pw.n / 2] / 1e6 : 0;
+	b->pump_p99_ms = pw.n ? (double)pw.iv[pw.n * 99 / 100] / 1e6 : 0;
+	b->pump_over10 = pw.over10;
+	b->gap_active = pw.at_active;
+	b->gap_emitted = pw.at_emitted;
+	*next += cl.attempted;
+	b->pumps = d->pumps - pumps0;
+	b->deferred = d->pump_deferred - deferred0;
+	/* what the build left in the kernel ring, as the loop's next drain; then the client reads it */
+	fr_tracer_consume(d->tracer);
+	fr_events_flush_sp(&d->events);
+	rc2 = fr_daemon_publish_snapshot(d, c, fr_now_ns());
+	rc = rc ? rc : rc2;
+	if (!rc && d->conns_closed - closed0 < cl.injected)
+		rc = -EPROTO;
+	b->gap_ms = (double)cl.max_gap_ns / 1e6;
+	b->build_ms = (double)(t1 - t0) / 1e6;
+	b->backlog = cl.max_backlog_bytes / FR_SCALE_RB_RECORD;
+	b->lost = cl.attempted - cl.injected;
+	return rc;
+}
+
 static void fr_measure_memory(struct fr_daemon *d, struct fr_daemon_client *c, int map_fd, struct fr_scale_point *p)
 {
 	struct fr_state_stats ss;
@@ -334,6 +391,31 @@ static void fr_print(const struct fr_scale_point *pt, unsigned np)
 	}
 }
 
+static void fr_print_build(const struct fr_scale_point *pt, unsigned np)
+{
+	printf("\n(f) ingest during one snapshot build, a second thread closing %u connections/s (wall time; the "
+	       "injection period, %.0f ms, is the floor of the gap)\n",
+	       (unsigned)(FR_SCALE_CLOSE_PER_TICK * (1000000000ull / FR_SCALE_CLOSE_TICK_NS)), FR_SCALE_CLOSE_TICK_NS / 1e6);
+	printf("  %9s %5s %9s %11s %13s %5s %6s %9s   %s\n", "N", "pump", "build ms", "max gap ms", "peak backlog",
+	       "lost", "pumps", "deferred", "pump interval ms: p50 p99 >10ms max (at collected/emitted)");
+	for (unsigned i = 0; i < np; i++)
+		for (unsigned k = 0; k < 2; k++) {
+			const struct fr_scale_build *b = &pt[i].build[k];
+			printf("  %9" PRIu64 " %5s %9.1f %11.2f %13" PRIu64 " %5" PRIu64 " %6" PRIu64 " %9" PRIu64, pt[i].n,
+			       k ? "on" : "off", b->build_ms, b->gap_ms, b->backlog, b->lost, b->pumps, b->deferred);
+			if (k)
+				printf("   %.2f %.2f %" PRIu64 " %.2f (%" PRIu64 "/%" PRIu64 ")", b->pump_p50_ms, b->pump_p99_ms,
+				       b->pump_over10, b->pump_gap_ms, b->gap_active, b->gap_emitted);
+			printf("\n");
+		}
+	printf("  ratio without/with the pump:\n  %9s %11s %13s %10s\n", "N", "max gap", "peak backlog", "build");
+	for (unsigned i = 0; i < np; i++) {
+		const struct fr_scale_build *off = &pt[i].build[0], *on = &pt[i].build[1];
+		printf("  %9" PRIu64 " %10.1fx %12.1fx %9.2fx\n", pt[i].n, off->gap_ms / on->gap_ms,
+		       (double)off->backlog / (double)(on->backlog ? on->backlog : 1), off->build_ms / on->build_ms);
+	}
+}
+
 static int fr_write_dat(const char *path, const struct fr_scale_point *pt, unsigned np)
 {
 	FILE *f = fopen(path, "w");
@@ -379,7 +461,7 @@ static int fr_scale_point_run(struct fr_config *cfg, uint64_t n, uint64_t events
 	if (!rc && !c)
 		rc = -ENOENT;
 	if (!rc) {
-		rc = fr_fill(map_fd, 0, n, fr_daemon_netns_of("/proc/self"));
+		rc = fr_bench_fill_active(&d, 0, n);
 		if (rc)
 			fprintf(stderr, "bench_scale: filling the TCP map with %" PRIu64 ": %s\n", n, strerror(-rc));
 	}
@@ -402,6 +484,9 @@ static int fr_scale_point_run(struct fr_config *cfg, uint64_t n, uint64_t events
 		rc = rc ? rc : fr_daemon_publish_snapshot(&d, c, fr_now_ns());
 	}
 	p->ingest_ns = best;
+	/* (f): the baseline first, so both builds find the client's closed buffer equally empty */
+	rc = rc ? rc : fr_time_build_ingest(&d, c, sk, &next_event, false, &p->build[0]);
+	rc = rc ? rc : fr_time_build_ingest(&d, c, sk, &next_event, true, &p->build[1]);
 	fr_bench_inject_close(sk);
 	fr_daemon_close(&d);
 	return rc;
@@ -415,7 +500,7 @@ static int fr_map_walk_ns(struct fr_config *cfg, uint64_t n, uint32_t cap, doubl
 
 	if (rc)
 		return rc;
-	rc = fr_fill(bpf_map__fd(d.tracer->skel->maps.fr_tcp_conns), 0, n, fr_daemon_netns_of("/proc/self"));
+	rc = fr_bench_fill_active(&d, 0, n);
 	*ns = 1e30;
 	for (unsigned r = 0; r < 20 && !rc; r++) {
 		uint64_t seen = 0, t0 = fr_cpu_ns();
@@ -515,6 +600,7 @@ int main(int argc, char **argv)
 	printf("\n(e) BPF map read of 1000 active entries: %.0f ns/record in a map of %u entries, %.0f ns/record in a map "
 	       "of %" PRIu64 " (the batch walk visits buckets, so tcp_map_entries sets a floor)\n",
 	       walk_small, 1000u + 65536u, walk_big, sizes[np - 1] + 65536);
+	fr_print_build(pt, np);
 	if (dat && (rc = fr_write_dat(dat, pt, np)) != 0) {
 		fprintf(stderr, "bench_scale: writing %s: %s\n", dat, strerror(-rc));
 		return 1;

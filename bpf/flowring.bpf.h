@@ -138,17 +138,21 @@ static __always_inline int fr_emit_counted(const struct fr_bpf_conn *src, __u32 
 	__builtin_memcpy(r, src, sizeof(*r));
 	/* Wake when this record crosses the threshold: a consumer that is behind is already awake or
 	 * will be drained by its timer; waking it per record would cost ~5 us each. And wake a consumer
-	 * that is idle (nothing else pending), at most once per fr_idle_wake_min_ns: an isolated close
-	 * reaches user space in microseconds while a busy ring still costs few wakeups. */
+	 * that is idle (nothing else pending): an isolated close reaches user space in microseconds,
+	 * while records that arrive faster than the consumer wakes find it already woken (pending
+	 * data) and cost no wakeup of their own. */
 	avail = bpf_ringbuf_query(&fr_rb, BPF_RB_AVAIL_DATA);
 	if (avail < fr_wakeup_bytes && avail + sizeof(*r) + 8 >= fr_wakeup_bytes) {
 		flags = BPF_RB_FORCE_WAKEUP;
-	} else if (fr_idle_wake_min_ns && avail <= sizeof(*r) + 8) {
-		__u64 now = bpf_ktime_get_ns();
+	} else if (fr_wake_idle && avail <= sizeof(*r) + 8) {
+		flags = BPF_RB_FORCE_WAKEUP;
+		if (fr_idle_wake_min_ns) {
+			__u64 now = bpf_ktime_get_ns();
 
-		if (now - fr_last_idle_wake_ns >= fr_idle_wake_min_ns) {
-			fr_last_idle_wake_ns = now;
-			flags = BPF_RB_FORCE_WAKEUP;
+			if (now - fr_last_idle_wake_ns < fr_idle_wake_min_ns)
+				flags = BPF_RB_NO_WAKEUP;
+			else
+				fr_last_idle_wake_ns = now;
 		}
 	}
 	if (flags == BPF_RB_FORCE_WAKEUP)

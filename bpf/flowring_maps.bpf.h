@@ -8,8 +8,10 @@
 const volatile __u32 fr_targ_netns = 0;       /* trace only this netns (0: all) */
 const volatile __u8 fr_trace_udp = 1;         /* 0: TCP only */
 const volatile __u64 fr_wakeup_bytes = 65536; /* force a wakeup once this much is pending */
-/* Wake an idle consumer (this record is the only one pending) at most once per this many ns; 0: never.
- * Written racily by every CPU: a lost update only allows one extra wakeup. */
+/* Wake an idle consumer (this record is the only one pending) when fr_wake_idle, at most once per
+ * fr_idle_wake_min_ns (0: no limit). fr_last_idle_wake_ns is written racily by every CPU: a lost
+ * update only allows one extra wakeup. */
+const volatile __u8 fr_wake_idle = 0;
 const volatile __u64 fr_idle_wake_min_ns = 0;
 __u64 fr_last_idle_wake_ns = 0;
 

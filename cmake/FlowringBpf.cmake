@@ -93,6 +93,11 @@ target_link_libraries(test_tracer_ports PRIVATE fr_test_tracer_util PkgConfig::C
 fr_strict_target(test_tracer_ports)
 fr_add_test(tracer_ports LABELS root COMMAND test_tracer_ports)
 
+add_executable(test_tracer_wake tests/test_tracer_wake.c)
+target_link_libraries(test_tracer_wake PRIVATE fr_test_tracer_util PkgConfig::CMOCKA)
+fr_strict_target(test_tracer_wake)
+fr_add_test(tracer_wake LABELS root COMMAND test_tracer_wake)
+
 add_executable(test_tracer_load tests/test_tracer_load.c)
 target_link_libraries(test_tracer_load PRIVATE fr_test_tracer_util PkgConfig::CMOCKA)
 fr_strict_target(test_tracer_load)

@@ -5,7 +5,7 @@ if(NOT FR_BUILD_BPF)
 endif()
 
 add_library(fr_daemon STATIC producer/daemon.c producer/daemon_ctl.c producer/daemon_enrich.c
-            producer/daemon_telemetry.c)
+            producer/daemon_pump.c producer/daemon_telemetry.c)
 target_link_libraries(fr_daemon PUBLIC fr_tracer fr_state fr_rings fr_config fr_control fr_nat fr_loop fr_common)
 fr_strict_target(fr_daemon)
 

@@ -23,33 +23,49 @@
 #include "state.h"
 #include "tracer.h"
 
-/* The kernel wakes us when a record arrives to an idle ring (at most every FR_IDLE_WAKE_NS) or when
- * much is pending; the timer drains what a rate-limited wakeup left behind. */
-#define FR_IDLE_WAKE_NS (20ull * 1000ull)
-#define FR_DRAIN_INTERVAL_NS (5ull * 1000000ull)
+/* The kernel wakes us when a record arrives to an empty ring or when much is pending. A record that
+ * found unread data pending is not woken for: if it is still there after a drain (it was being
+ * written while we read, or came since), the drain timer runs fast until the ring is empty.
+ * Otherwise every record has a wake-up coming, and the slow timer is only a safety net. */
+#define FR_DRAIN_INTERVAL_NS (50ull * 1000000ull)
+#define FR_DRAIN_FAST_NS (20ull * 1000ull)
 #define FR_HEARTBEAT_INTERVAL_NS (100ull * 1000000ull) /* = FR_REGION_DEFAULT_HEARTBEAT_MS */
 #define FR_EXPIRY_INTERVAL_NS (1000ull * 1000000ull)
 /* listening-port events keep the port map current; the full re-read only repairs what events cannot see */
 #define FR_PORTMAP_INTERVAL_NS (30000ull * 1000000ull)
 #define FR_REAP_INTERVAL_NS (10000ull * 1000000ull) /* TCP closes the kernel skipped: see docs/BPF.md */
 
-static int fr_daemon_drain(struct fr_daemon *d)
+int fr_daemon_drain(struct fr_daemon *d)
 {
 	int n = fr_tracer_consume(d->tracer);
 
+	d->drains++;
 	if (n < 0) {
 		fr_err("ring buffer drain failed: %s", strerror(-n));
 		return n;
 	}
 	fr_events_flush_sp(&d->events);
+	if (d->drain_src && fr_tracer_pending(d->tracer) != d->drain_fast) {
+		d->drain_fast = !d->drain_fast;
+		fr_loop_timer_set(d->drain_src, d->drain_fast ? FR_DRAIN_FAST_NS : FR_DRAIN_INTERVAL_NS);
+	}
 	return 0;
 }
 
-/* The ring buffer's fd became readable (a forced wake-up) or the drain timer fired. */
+/* The ring buffer's fd became readable: a forced wake-up. */
 static int fr_daemon_on_drain(void *ctx, uint32_t revents)
 {
 	(void)revents;
 	return fr_daemon_drain(ctx);
+}
+
+static int fr_daemon_on_drain_timer(void *ctx, uint32_t revents)
+{
+	struct fr_daemon *d = ctx;
+
+	(void)revents;
+	d->fast_drains += d->drain_fast;
+	return fr_daemon_drain(d);
 }
 
 static int fr_daemon_on_ctl(void *ctx, uint32_t revents)
@@ -291,7 +307,7 @@ static int fr_daemon_open_tracer(struct fr_daemon *d)
 	to.udp_idle_timeout_ns = d->cfg->udp_idle_timeout_ms * 1000000ull;
 	if (d->cfg->ringbuf_size)
 		to.ringbuf_bytes = (uint32_t)d->cfg->ringbuf_size;
-	to.idle_wake_min_ns = FR_IDLE_WAKE_NS;
+	to.wake_idle = true;
 	to.tcp_map_entries = d->cfg->tcp_map_entries;
 	to.udp_map_entries = d->cfg->udp_map_entries;
 	to.on_closed = fr_daemon_ingest;
@@ -313,7 +329,7 @@ static int fr_daemon_bind_loop(struct fr_daemon *d)
 	rc = rc ? rc : fr_loop_add_fd(d->loop, fr_ctl_server_fd(d->ctl), POLLIN, fr_daemon_on_ctl, d, NULL);
 	if (d->nat && fr_nat_fd(d->nat) >= 0)
 		rc = rc ? rc : fr_loop_add_fd(d->loop, fr_nat_fd(d->nat), POLLIN, fr_daemon_on_nat, d, &d->nat_src);
-	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_DRAIN_INTERVAL_NS, fr_daemon_on_drain, d, NULL);
+	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_DRAIN_INTERVAL_NS, fr_daemon_on_drain_timer, d, &d->drain_src);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_HEARTBEAT_INTERVAL_NS, fr_daemon_on_heartbeat, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_EXPIRY_INTERVAL_NS, fr_daemon_on_expiry, d, NULL);
 	rc = rc ? rc : fr_loop_add_timer(d->loop, FR_PORTMAP_INTERVAL_NS, fr_daemon_on_portmap, d, NULL);
@@ -337,6 +353,7 @@ int fr_daemon_open(struct fr_daemon *d, struct fr_config *cfg)
 	d->cfg = cfg;
 	d->sigfd = -1;
 	d->start_ns = fr_now_ns();
+	d->defer_max = FR_DAEMON_DEFER_MAX;
 	d->clients = calloc(cfg->max_clients ? cfg->max_clients : 1, sizeof(*d->clients));
 	if (!d->clients)
 		return -ENOMEM;
@@ -438,6 +455,9 @@ void fr_daemon_close(struct fr_daemon *d)
 	d->sigfd = -1;
 	free(d->active);
 	d->active = NULL;
+	free(d->deferred);
+	d->deferred = NULL;
+	d->n_deferred = d->cap_deferred = 0;
 	free(d->clients);
 	d->clients = NULL;
 }

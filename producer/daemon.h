@@ -6,7 +6,8 @@
  *
  * Everything runs on one thread, the event loop's (producer/loop.h): it is the single writer of the
  * state, the rings and the telemetry block. Nothing on it waits for a consumer: the rings never block,
- * the control socket is non-blocking, snapshots are written into shared memory as they are read.
+ * the control socket is non-blocking, snapshots are written into shared memory as they are read, and a
+ * snapshot build keeps draining the kernel's closed records into the events ring (daemon_pump.c).
  */
 #ifndef FR_DAEMON_H
 #define FR_DAEMON_H
@@ -29,6 +30,7 @@ struct fr_filter;
 struct fr_portmap;
 struct fr_nat;
 struct fr_ctl_server;
+struct fr_daemon;
 
 /* A translated connection that closed: its NAT entry is forgotten at deadline_ns (daemon.c). */
 struct fr_daemon_nat_gone {
@@ -38,6 +40,19 @@ struct fr_daemon_nat_gone {
 	uint8_t type, family;
 };
 #define FR_DAEMON_NAT_GONE_MAX 65536u
+
+/* The ingest pump (daemon_pump.c, DESIGN §4: ingest never waits on a snapshot build). A snapshot build holds the
+ * loop thread for up to ~1 s at 1M active connections; from inside it the pump drains the BPF ring buffer every
+ * FR_DAEMON_PUMP_EVERY records (active entries collected + records emitted) and publishes the closed records to the
+ * events ring as usual, but defers their per-client state store to a queue applied when the build ends: the state
+ * read must see a state nobody mutates mid-read. A pump that finds FR_DAEMON_DEFER_MAX records waiting does not
+ * drain (counted); the kernel ring absorbs the rest. 1024 records are 0.3-0.6 ms of build at 1M active (~3 ms on a
+ * loaded machine); a pump that finds the ring empty costs ~7 ns (docs/benchmarks/scale.md (f)). */
+#define FR_DAEMON_PUMP_EVERY 1024u
+#define FR_DAEMON_DEFER_MAX 262144u
+
+/* Tests and benches: called at the start of each pump, before it drains (e.g. to inject records). */
+typedef void (*fr_daemon_pump_hook)(struct fr_daemon *d, void *ctx);
 
 /* A registered client's snapshot region. */
 struct fr_daemon_client {
@@ -59,6 +74,9 @@ struct fr_daemon {
 	struct fr_ctl_server *ctl;
 	struct fr_loop_src *nat_src;
 	struct fr_loop_src *publish_src; /* ticks at the shortest client publish interval; off without one */
+	struct fr_loop_src *drain_src;   /* the drain timer: slow, or fast while a record waits unwoken */
+	bool drain_fast;
+	uint64_t drains, fast_drains;    /* telemetry: every drain; those the fast timer made */
 	uint32_t nat_netns; /* the network namespace whose conntrack table nat reads */
 	struct fr_daemon_nat_gone *nat_gone; /* FIFO of FR_DAEMON_NAT_GONE_MAX */
 	uint32_t nat_gone_head, nat_gone_len;
@@ -71,6 +89,16 @@ struct fr_daemon {
 	struct fr_conn *active;
 	size_t n_active, cap_active;
 	bool collect_failed;
+	/* the ingest pump during a snapshot build (daemon_pump.c) */
+	bool building;                /* a build is in progress: state stores go to deferred */
+	bool pump_disabled;           /* benches: the baseline without the pump */
+	uint32_t pump_countdown;      /* records until the next pump */
+	uint32_t defer_max;           /* FR_DAEMON_DEFER_MAX; tests lower it */
+	struct fr_conn *deferred;     /* closed records whose state store waits for the build's end, in order */
+	size_t n_deferred, cap_deferred;
+	fr_daemon_pump_hook pump_hook;
+	void *pump_hook_ctx;
+	uint64_t pumps, pump_deferred, pump_deferred_peak, pump_queue_full, pump_deferred_lost;
 	/* counters this module owns (telemetry) */
 	uint64_t conns_closed;
 	uint64_t snapshots_published, snapshot_records, snapshot_failed;
@@ -104,6 +132,23 @@ void fr_daemon_load_host_addrs(struct fr_daemon *d, uint32_t netns);
 void fr_daemon_on_port(void *ctx, uint32_t netns, uint8_t type, uint16_t port, bool listening);
 /* Network namespace inode of a /proc/<pid> directory, 0 if unknown. */
 uint32_t fr_daemon_netns_of(const char *proc_pid_dir);
+
+/* Drain the kernel's ring buffer through the pipeline and wake readers; while a record is left that no
+ * wake-up will announce, the drain timer runs fast (daemon.c). 0 or -errno (logged). */
+int fr_daemon_drain(struct fr_daemon *d);
+
+/* daemon_pump.c: bracket a snapshot build (collection + every state read of it). End applies the deferred state
+ * stores in order; call it on every exit path. */
+void fr_daemon_build_begin(struct fr_daemon *d);
+void fr_daemon_build_end(struct fr_daemon *d);
+/* One record of build work done: pumps every FR_DAEMON_PUMP_EVERY calls (no-op outside a build). */
+void fr_daemon_pump_tick(struct fr_daemon *d);
+/* Pump now (between phases of a build; no-op outside a build). */
+void fr_daemon_pump(struct fr_daemon *d);
+/* A closed record's state store, or during a build its deferral (the ingest's step 5). */
+void fr_daemon_store_closed(struct fr_daemon *d, const struct fr_conn *c);
+/* fr_conns_mark_intra_host over d->active, pumping as it goes. */
+long fr_daemon_mark_intra_host(struct fr_daemon *d);
 
 /* daemon_telemetry.c */
 void fr_daemon_register_prog_telemetry(struct fr_daemon *d);

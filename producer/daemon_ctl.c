@@ -54,6 +54,8 @@ static void fr_daemon_collect_one(void *ctx, const struct fr_conn *a)
 	struct fr_daemon *d = ctx;
 	struct fr_conn *c;
 
+	/* inside the batch walk: the pump may drain the ring buffer here (what that may touch: daemon_pump.c) */
+	fr_daemon_pump_tick(d);
 	if (d->n_active == d->cap_active) {
 		size_t cap = d->cap_active ? d->cap_active * 2 : 1024;
 		struct fr_conn *p = realloc(d->active, cap * sizeof(*p));
@@ -86,30 +88,46 @@ static int fr_daemon_collect_active(struct fr_daemon *d)
 		return n;
 	if (d->collect_failed)
 		return -ENOMEM;
-	if (fr_conns_mark_intra_host(d->active, d->n_active) < 0)
+	fr_daemon_pump(d);
+	if (fr_daemon_mark_intra_host(d) < 0)
 		return -ENOMEM;
+	fr_daemon_pump(d);
 	return 0;
 }
 
 /* ---- snapshots ---- */
 
+struct fr_daemon_emit_ctx {
+	struct fr_daemon *d;
+	struct fr_snapshot_writer *w;
+};
+
 static int fr_daemon_emit(void *ctx, const struct fr_conn *c)
 {
-	return fr_snapshot_append_sp(ctx, c);
+	struct fr_daemon_emit_ctx *e = ctx;
+
+	/* inside the state read: the pump never touches the state (its stores are deferred: daemon_pump.c) */
+	fr_daemon_pump_tick(e->d);
+	return fr_snapshot_append_sp(e->w, c);
 }
 
 static int fr_daemon_publish_collected(struct fr_daemon *d, struct fr_daemon_client *c, uint64_t now_ns)
 {
+	/* the pump defers its state stores, so this bound holds for the whole read */
 	long bound = fr_state_read_bound_sp(d->state, c->id, d->n_active);
+	struct fr_daemon_emit_ctx ec = {d, &c->w};
 	long n;
 	int rc;
 
-	if (bound < 0)
-		return (int)bound;
+	if (bound < 0) {
+		rc = (int)bound; /* the state no longer knows the client (expired meanwhile): a failed snapshot too */
+		goto fail;
+	}
 	rc = fr_snapshot_begin_sp(&c->w, now_ns, (uint64_t)bound);
 	if (rc)
 		goto fail;
-	n = fr_state_read_sp(d->state, c->id, now_ns, d->active, d->n_active, fr_daemon_emit, &c->w);
+	fr_daemon_pump(d); /* a begin that grows the region maps a new, larger one: tens of ms at 100k-1M */
+	n = fr_state_read_sp(d->state, c->id, now_ns, d->active, d->n_active, fr_daemon_emit, &ec);
 	if (n < 0) {
 		/* the read still applied its state transition; what reached the slot is not a whole snapshot */
 		fr_snapshot_abort_sp(&c->w);
@@ -128,16 +146,23 @@ fail:
 	return rc;
 }
 
+/* A build runs from fr_daemon_build_begin to fr_daemon_build_end: closed records the pump drains meanwhile reach
+ * the events ring at once and the clients' state when the build ends, on every exit path (daemon_pump.c). */
 int fr_daemon_publish_snapshot(struct fr_daemon *d, struct fr_daemon_client *c, uint64_t now_ns)
 {
-	int rc = fr_daemon_collect_active(d);
+	int rc;
 
+	fr_daemon_build_begin(d);
+	rc = fr_daemon_collect_active(d);
 	if (rc) {
 		d->snapshot_failed++;
 		fr_err("reading active connections failed: %s", strerror(-rc));
-		return rc;
+		goto cleanup;
 	}
-	return fr_daemon_publish_collected(d, c, now_ns);
+	rc = fr_daemon_publish_collected(d, c, now_ns);
+cleanup:
+	fr_daemon_build_end(d);
+	return rc;
 }
 
 int fr_daemon_publish_due(struct fr_daemon *d, uint64_t now)
@@ -149,14 +174,16 @@ int fr_daemon_publish_due(struct fr_daemon *d, uint64_t now)
 		struct fr_daemon_client *c = &d->clients[i];
 		if (!c->used || !c->publish_interval_ns || c->next_publish_ns > now)
 			continue;
-		/* one read of the BPF maps serves every client due in this tick */
+		/* one read of the BPF maps serves every client due in this tick: one build spans all their reads, so
+		 * none of them sees a close the others do not */
 		if (!collected) {
+			collected = true;
+			fr_daemon_build_begin(d);
 			rc = fr_daemon_collect_active(d);
 			if (rc) {
 				d->snapshot_failed++;
-				return rc;
+				goto cleanup;
 			}
-			collected = true;
 		}
 		int e = fr_daemon_publish_collected(d, c, now);
 		if (e && !rc)
@@ -164,6 +191,9 @@ int fr_daemon_publish_due(struct fr_daemon *d, uint64_t now)
 		/* a late tick does not make a burst of catch-up snapshots */
 		c->next_publish_ns = now + c->publish_interval_ns;
 	}
+cleanup:
+	if (collected)
+		fr_daemon_build_end(d);
 	return rc;
 }
 
@@ -265,7 +295,9 @@ static int fr_daemon_h_snapshot(void *ctx, const char *id, struct fr_ctl_snapsho
 
 	if (!c)
 		return -ENOENT;
-	/* the snapshot must hold everything closed up to this request: drain the kernel first */
+	/* The snapshot must hold everything closed up to this request: drain the kernel first. No build runs here
+	 * and every build applied its deferred stores when it ended, so these records reach the state now, before
+	 * the read; those the build's pump drains closed after it and wait for the next snapshot. */
 	fr_tracer_consume(d->tracer);
 	fr_events_flush_sp(&d->events);
 	rc = fr_daemon_publish_snapshot(d, c, fr_now_ns());

@@ -73,9 +73,10 @@ void fr_daemon_ingest(void *ctx, const struct fr_conn *closed)
 	 * NAT nothing, and an empty table needs no hashing */
 	if (d->nat && c.netns == d->nat_netns && fr_nat_count(d->nat) && fr_nat_lookup(d->nat, &c) == 0)
 		fr_daemon_nat_forget_later(d, &c);
-	/* a connect that never established is an event, not a connection: clients' state skips it */
+	/* a connect that never established is an event, not a connection: clients' state skips it. During a
+	 * snapshot build (this runs from its pump) the store waits for the build's end: daemon_pump.c */
 	if (!(c.flags & FR_CONN_F_FAILED_CONNECT))
-		fr_state_store_closed_sp(d->state, &c);
+		fr_daemon_store_closed(d, &c);
 	fr_events_publish_sp(&d->events, &c);
 }
 

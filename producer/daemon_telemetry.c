@@ -57,6 +57,14 @@ void fr_daemon_update_telemetry(struct fr_daemon *d)
 	tm[FR_TM_SNAPSHOTS_PUBLISHED] = d->snapshots_published;
 	tm[FR_TM_SNAPSHOT_RECORDS] = d->snapshot_records;
 	tm[FR_TM_SNAPSHOT_FAILED] = d->snapshot_failed;
+	tm[FR_TM_SNAPSHOT_PUMPS] = d->pumps;
+	tm[FR_TM_SNAPSHOT_DEFERRED] = d->pump_deferred;
+	tm[FR_TM_SNAPSHOT_DEFERRED_PEAK] = d->pump_deferred_peak;
+	tm[FR_TM_SNAPSHOT_PUMP_FULL] = d->pump_queue_full;
+	tm[FR_TM_SNAPSHOT_DEFERRED_LOST] = d->pump_deferred_lost;
+	tm[FR_TM_INGEST_DRAINS] = d->drains;
+	tm[FR_TM_INGEST_FAST_DRAINS] = d->fast_drains;
+	tm[FR_TM_EVENTS_WAKES] = d->events.wakes;
 	uint64_t regrows = 0;
 	for (uint32_t i = 0; i < d->cfg->max_clients; i++)
 		if (d->clients[i].used)

@@ -488,7 +488,7 @@ static void remote_end(const struct fr_conn *c, struct end *e)
 	e->type = c->type;
 }
 
-long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n)
+long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n, void (*progress)(void *ctx), void *ctx)
 {
 	size_t cap = 16, mask;
 	uint32_t *slot; /* index + 1; 0 = empty */
@@ -502,6 +502,8 @@ long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n)
 	mask = cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		struct end e;
+		if (progress)
+			progress(ctx);
 		local_end(&conns[i], &e);
 		for (size_t s = end_hash(&e) & mask;; s = (s + 1) & mask) {
 			if (!slot[s]) {
@@ -512,6 +514,8 @@ long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct end r, l;
+		if (progress)
+			progress(ctx);
 		remote_end(&conns[i], &r);
 		for (size_t s = end_hash(&r) & mask; slot[s]; s = (s + 1) & mask) {
 			size_t j = slot[s] - 1;

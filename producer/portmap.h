@@ -78,8 +78,9 @@ void fr_portmap_classify_sp(const struct fr_portmap *pm, struct fr_conn *c);
 /* The batch rule: a record is also intra-host when its remote end (after NAT: the reply tuple's
  * source) is the local end (saddr:sport, same type) of another record of the batch. Sets
  * intra_host on such records of conns[0..n) and returns how many it set, or -ENOMEM. Any thread
- * (it only touches the array). */
-long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n);
+ * (it only touches the array). progress (may be NULL) is called twice per record: a caller that
+ * must not stop other work for a large batch (the daemon's snapshot build pumps ingest) does it there. */
+long fr_conns_mark_intra_host(struct fr_conn *conns, size_t n, void (*progress)(void *ctx), void *ctx);
 
 /* Counters: malformed /proc lines skipped (monotonic) and listening ports known (gauge). */
 uint64_t fr_portmap_malformed_mc(const struct fr_portmap *pm);

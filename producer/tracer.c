@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +129,29 @@ static int fr_check_env(void)
 	return 0;
 }
 
+/* The kernel's ring buffer keeps the consumer position on its first page and the producer position
+ * on the second; a read-only mapping of each is all fr_tracer_pending() needs. */
+static int fr_tracer_map_positions(struct fr_tracer *t, int map_fd)
+{
+	void *cons, *prod;
+	int err;
+
+	t->rb_page = (size_t)sysconf(_SC_PAGESIZE);
+	cons = mmap(NULL, t->rb_page, PROT_READ, MAP_SHARED, map_fd, 0);
+	if (cons == MAP_FAILED)
+		goto fail;
+	t->rb_cons = cons;
+	prod = mmap(NULL, t->rb_page, PROT_READ, MAP_SHARED, map_fd, (off_t)t->rb_page);
+	if (prod == MAP_FAILED)
+		goto fail;
+	t->rb_prod = prod;
+	return 0;
+fail:
+	err = -errno;
+	fr_err("tracer: cannot map the ring buffer's positions: %s", strerror(-err));
+	return err;
+}
+
 int fr_tracer_open(const struct fr_tracer_opts *opts, struct fr_tracer **out)
 {
 	struct fr_tracer *t;
@@ -173,6 +197,7 @@ int fr_tracer_open(const struct fr_tracer_opts *opts, struct fr_tracer **out)
 	s->rodata->fr_targ_netns = t->opts.netns;
 	s->rodata->fr_trace_udp = t->opts.udp;
 	s->rodata->fr_wakeup_bytes = t->opts.wakeup_bytes;
+	s->rodata->fr_wake_idle = t->opts.wake_idle;
 	s->rodata->fr_idle_wake_min_ns = t->opts.idle_wake_min_ns;
 	if ((err = bpf_map__set_max_entries(s->maps.fr_rb, t->opts.ringbuf_bytes)) ||
 	    (err = bpf_map__set_max_entries(s->maps.fr_tcp_conns, t->opts.tcp_map_entries ?: 65536)) ||
@@ -234,6 +259,8 @@ int fr_tracer_open(const struct fr_tracer_opts *opts, struct fr_tracer **out)
 		fr_err("tracer: cannot set up the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
+	if ((err = fr_tracer_map_positions(t, bpf_map__fd(s->maps.fr_rb))))
+		goto cleanup;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(t->rb), &ev)) {
 		err = -errno;
@@ -259,6 +286,10 @@ void fr_tracer_close(struct fr_tracer *t)
 	for (int i = t->nlinks - 1; i >= 0; i--)
 		bpf_link__destroy(t->links[i]);
 	ring_buffer__free(t->rb);
+	if (t->rb_cons)
+		munmap((void *)t->rb_cons, t->rb_page);
+	if (t->rb_prod)
+		munmap((void *)t->rb_prod, t->rb_page);
 	flowring_bpf__destroy(t->skel);
 	if (t->epfd >= 0)
 		close(t->epfd);

@@ -38,8 +38,10 @@ struct fr_tracer_opts {
 	uint64_t udp_idle_timeout_ns; /* fr_tracer_expire_udp_idle() closes flows idle this long (30 s) */
 	uint32_t ringbuf_bytes;       /* power of two, multiple of the page size (default 4 MiB) */
 	uint32_t wakeup_bytes;        /* pending bytes that force a wakeup (default ringbuf/16, <= 64 KiB) */
-	uint64_t idle_wake_min_ns;    /* wake an idle consumer at most this often (default 0: never; the
-				       * daemon uses 100 us); drain on a timer for what it leaves pending */
+	bool wake_idle;               /* wake the consumer when a record arrives to an empty ring (default
+				       * false: only wakeup_bytes wakes; drain on a timer) */
+	uint64_t idle_wake_min_ns;    /* with wake_idle: at most this often (0: no limit; a rate-limited
+				       * record waits for the consumer's next drain) */
 	uint32_t tcp_map_entries;     /* active TCP connections (default 65536) */
 	uint32_t udp_map_entries;     /* active UDP flows (default 65536) */
 	uint32_t netns;               /* trace only this network namespace inode; 0: all (tests) */
@@ -100,6 +102,12 @@ int fr_tracer_ringbuf_fd(const struct fr_tracer *t);
 /* Drain the ring buffer, calling on_closed per closed connection and on_port per port event.
  * Returns records or -errno. */
 int fr_tracer_consume(struct fr_tracer *t);
+
+/* True when the ring buffer holds records not consumed yet: after fr_tracer_consume() that means a
+ * record still being written (libbpf stops at it) or one that arrived since. With wake_idle the
+ * kernel may not wake the consumer for such a record (it saw data pending when it submitted), so
+ * the caller must drain again soon instead of sleeping until its timer. */
+bool fr_tracer_pending(const struct fr_tracer *t);
 
 /* Wait up to timeout_ms for a wakeup, then drain (also on timeout). Returns records or -errno. */
 int fr_tracer_poll(struct fr_tracer *t, int timeout_ms);

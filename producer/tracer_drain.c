@@ -91,6 +91,15 @@ int fr_tracer_consume(struct fr_tracer *t)
 	return n;
 }
 
+bool fr_tracer_pending(const struct fr_tracer *t)
+{
+	/* acquire: pairs with the kernel's release of producer_pos at reserve; a record counted here
+	 * may still be uncommitted (busy), which is exactly the case the caller must not sleep on */
+	unsigned long prod = __atomic_load_n(t->rb_prod, __ATOMIC_ACQUIRE);
+
+	return prod != __atomic_load_n(t->rb_cons, __ATOMIC_RELAXED);
+}
+
 int fr_tracer_poll(struct fr_tracer *t, int timeout_ms)
 {
 	struct epoll_event ev;

@@ -26,6 +26,10 @@ struct fr_tracer {
 	int stats_fd;
 	struct ring_buffer *rb;
 	int epfd; /* for fr_tracer_poll: wraps the ring buffer's epoll fd */
+	/* The ring buffer's consumer and producer positions, mapped read-only a second time (libbpf 1.1
+	 * does not expose its own mapping): fr_tracer_pending() compares them. */
+	const unsigned long *rb_cons, *rb_prod;
+	size_t rb_page;
 	struct fr_tracer_opts opts;
 	uint64_t udp_idle_closed;
 	uint64_t tcp_reaped;

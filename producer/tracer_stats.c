@@ -97,6 +97,7 @@ int fr_tracer_read_telemetry(struct fr_tracer *t, uint64_t tm[FR_TM__COUNT])
 	tm[FR_TM_BPF_PROG_RUNS] = runs;
 	tm[FR_TM_BPF_PROG_MISSES] = misses;
 	tm[FR_TM_BPF_RINGBUF_RESERVE_FAILED] = c.rb_reserve_failed;
+	tm[FR_TM_BPF_RINGBUF_WAKEUPS] = c.rb_wakeups;
 	tm[FR_TM_BPF_RINGBUF_BYTES_DROPPED] = c.rb_bytes_dropped;
 	tm[FR_TM_BPF_TCP_MAP_FULL] = c.tcp_map_full;
 	tm[FR_TM_BPF_UDP_MAP_FULL] = c.udp_map_full;

@@ -100,9 +100,14 @@ int fr_e2e_daemon_start_opts(struct fr_e2e_daemon *d, const char *flowringd, con
 	snprintf(d->dir, sizeof(d->dir), "/tmp/fr-e2e-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
-	snprintf(d->shm, sizeof(d->shm), "%s/shm", d->dir);
-	if (mkdir(d->shm, 0755) != 0)
-		return -errno;
+	/* the regions on tmpfs, as in production: on a disk file system every first write to a page after
+	 * writeback faults (page_mkwrite), which the daemon would pay per record */
+	snprintf(d->shm, sizeof(d->shm), "/dev/shm/fr-e2e-XXXXXX");
+	if (!mkdtemp(d->shm)) {
+		snprintf(d->shm, sizeof(d->shm), "%s/shm", d->dir);
+		if (mkdir(d->shm, 0755) != 0)
+			return -errno;
+	}
 	snprintf(d->instance, sizeof(d->instance), "e2e%d", (int)getpid());
 	snprintf(d->sock, sizeof(d->sock), "%s/ctl.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
@@ -223,10 +228,10 @@ int fr_e2e_daemon_stop(struct fr_e2e_daemon *d)
 	}
 	if (rc)
 		fr_e2e_daemon_dump_log(d);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", d->shm, d->dir);
 	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", d->dir);
+		fprintf(stderr, "could not remove %s and %s\n", d->shm, d->dir);
 	return rc;
 }
 

@@ -12,8 +12,8 @@
 
 struct fr_e2e_daemon {
 	pid_t pid;
-	char dir[64];       /* temporary dir: shm/, ctl.sock, daemon.log */
-	char shm[96];       /* the daemon's --shm-dir */
+	char dir[64];       /* temporary dir: ctl.sock, daemon.log */
+	char shm[96];       /* the daemon's --shm-dir: /dev/shm/fr-e2e-XXXXXX (dir/shm without /dev/shm) */
 	char instance[32];
 	char sock[128];
 	char log[96];       /* the daemon's stdout and stderr */

@@ -227,6 +227,13 @@ static void test_telemetry_counts_closed_connections(void **state)
 	uint64_t v;
 	assert_int_equal(fr_e2e_telemetry(&r, "bpf_ringbuf_reserve_failed", &v), 0);
 	assert_int_equal(v, 0);
+	/* the closes woke the daemon (an empty ring), which drained and woke the events ring's readers */
+	const char *const woke[] = {"bpf_ringbuf_wakeups", "ingest_drains", "events_wakes"};
+	for (size_t i = 0; i < sizeof(woke) / sizeof(woke[0]); i++) {
+		v = 0;
+		assert_int_equal(fr_e2e_telemetry(&r, woke[i], &v), 0);
+		assert_true(v >= 1);
+	}
 	fr_events_close(&r);
 }
 

@@ -258,8 +258,15 @@ static void test_direction_follows_listening_ports_local_and_udp_rules(void **st
 	fr_portmap_free(pm);
 }
 
+static void fr_count_progress(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
 static void test_intra_host_rules(void **state)
 {
+	int calls = 0;
+
 	(void)state;
 	struct fr_conn c = mk("10.0.0.5", 1000, "10.0.0.5", 2000, FR_CONN_TCP);
 	assert_true(fr_conn_is_intra_host(&c));
@@ -284,14 +291,15 @@ static void test_intra_host_rules(void **state)
 	batch[2].nat.repl_sport = 80;
 	batch[2].nat.repl_dport = 6000;
 	batch[3] = mk("10.0.0.5", 7000, "1.1.1.1", 443, FR_CONN_TCP);
-	assert_int_equal(fr_conns_mark_intra_host(batch, 4), 3);
+	assert_int_equal(fr_conns_mark_intra_host(batch, 4, fr_count_progress, &calls), 3);
 	assert_int_equal(batch[0].intra_host, 1);
 	assert_int_equal(batch[1].intra_host, 1);
 	assert_int_equal(batch[2].intra_host, 1);
 	assert_int_equal(batch[3].intra_host, 0);
+	assert_int_equal(calls, 8); /* twice per record: a large batch's caller can do other work meanwhile */
 	batch[1].type = FR_CONN_UDP; /* same numbers, other protocol: not the same end */
 	batch[0].intra_host = batch[1].intra_host = batch[2].intra_host = 0;
-	assert_int_equal(fr_conns_mark_intra_host(batch, 4), 0);
+	assert_int_equal(fr_conns_mark_intra_host(batch, 4, NULL, NULL), 0);
 }
 
 static void test_classify_sets_direction_and_intra_host(void **state)

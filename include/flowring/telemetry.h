@@ -92,7 +92,18 @@ _Static_assert(offsetof(struct fr_telemetry_entry, value) == 56, "value offset")
 	X(CTL_FLOOD_REFUSED, "ctl_flood_refused", "control connections refused: limit reached")               \
 	/* kernel side, continued */                                                                        \
 	X(BPF_TCP_REAPED, "bpf_tcp_reaped", "TCP closes the kernel never ran our program for, recovered")   \
-	X(BPF_PORT_EVENTS_LOST, "bpf_port_events_lost", "listening-port events lost: ring full")
+	X(BPF_PORT_EVENTS_LOST, "bpf_port_events_lost", "listening-port events lost: ring full")           \
+	/* ingest during snapshot builds (producer/daemon_pump.c) */                                        \
+	X(SNAPSHOT_PUMPS, "snapshot_pumps", "ring buffer drains run from inside snapshot builds")          \
+	X(SNAPSHOT_DEFERRED, "snapshot_deferred", "closed records whose state store waited for a build")    \
+	X(SNAPSHOT_DEFERRED_PEAK, "snapshot_deferred_peak", "most closed records waiting at once")         \
+	X(SNAPSHOT_PUMP_FULL, "snapshot_pump_full", "pumps skipped: deferral queue full (kernel ring holds)") \
+	X(SNAPSHOT_DEFERRED_LOST, "snapshot_deferred_lost", "deferred state stores lost: out of memory")     \
+	/* wake-ups: what the pipeline's latency costs (docs/BPF.md "Wakeups") */                            \
+	X(BPF_RINGBUF_WAKEUPS, "bpf_ringbuf_wakeups", "consumer wake-ups the kernel side forced")          \
+	X(INGEST_DRAINS, "ingest_drains", "ring buffer drains by the event loop")                           \
+	X(INGEST_FAST_DRAINS, "ingest_fast_drains", "drains by the fast timer: a record had no wake-up")    \
+	X(EVENTS_WAKES, "events_wakes", "futex wakes issued to events-ring readers")
 
 enum fr_telemetry_id {
 #define FR__TM_ENUM(id, name, help) FR_TM_##id,
