@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +48,16 @@ static void fr_lat_print(const char *what, struct fr_lat *l)
 	       l->n);
 }
 
+/* --nice N: the priority of the delivering side (flowringd, its reader; the relay and reader of the baselines),
+ * the workload and the load stay at 0: what an operator gets by giving the daemon and its consumer priority. */
+static int fr_nice;
+
+static void fr_nice_self(void)
+{
+	if (fr_nice)
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), fr_nice); /* this thread only */
+}
+
 struct fr_reader_arg {
 	struct fr_e2e_daemon *d;
 	uint16_t port; /* the workload's listening port: its records are the ones timed */
@@ -61,6 +73,7 @@ static void *fr_reader(void *p)
 	struct fr_events_reader r;
 	struct fr_conn c;
 
+	fr_nice_self();
 	if (fr_events_open(&r, a->d->shm, a->d->instance, FR_FROM_LATEST) != FR_OK)
 		return NULL;
 	__atomic_store_n(&a->ready, 1, __ATOMIC_RELEASE);
@@ -117,6 +130,7 @@ static void *fr_pipe_reader(void *p)
 	struct fr_pipe_arg *a = p;
 	uint64_t t;
 
+	fr_nice_self();
 	while (a->lat.n < a->n && read(a->fd, &t, sizeof(t)) == (ssize_t)sizeof(t))
 		a->lat.v[a->lat.n++] = fr__now_ns() - t;
 	return NULL;
@@ -128,6 +142,7 @@ static void fr_pipe_relay(int in, int out)
 {
 	uint64_t t;
 
+	fr_nice_self();
 	while (read(in, &t, sizeof(t)) == (ssize_t)sizeof(t))
 		if (write(out, &t, sizeof(t)) != (ssize_t)sizeof(t))
 			break;
@@ -300,9 +315,10 @@ int main(int argc, char **argv)
 	int load = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: bench_latency FLOWRINGD [--conns N] [--gap-us US] [--load K] [--smoke]\n"
+		fprintf(stderr, "usage: bench_latency FLOWRINGD [--conns N] [--gap-us US] [--load K] [--nice N] [--smoke]\n"
 				"  --load K  after the quiet measurement, measure again with K processes spinning on the\n"
-				"            CPUs (default: one per CPU; 0: quiet only)\n");
+				"            CPUs (default: one per CPU; 0: quiet only)\n"
+				"  --nice N  run flowringd and the reader (and the baselines' relay and reader) at nice N\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
@@ -312,6 +328,12 @@ int main(int argc, char **argv)
 			n = strtoul(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--gap-us") && i + 1 < argc) {
 			gap_us = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--nice") && i + 1 < argc) {
+			fr_nice = atoi(argv[++i]);
+			if (fr_nice < -20 || fr_nice > 19) {
+				fprintf(stderr, "bench_latency: --nice must be -20..19\n");
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
 			load = atoi(argv[++i]);
 			if (load < 0 || load > 64) {
@@ -331,8 +353,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: bench_latency needs root (it runs flowringd)\n");
 		return 77;
 	}
-	printf("bench_latency: %zu connections, one every %u us, through flowringd (%s); quiet, then %d spinning\n", n,
-	       gap_us, argv[1], load);
+	printf("bench_latency: %zu connections, one every %u us, through flowringd (%s); quiet, then %d spinning; "
+	       "delivering side at nice %d\n", n, gap_us, argv[1], load, fr_nice);
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
@@ -343,6 +365,8 @@ int main(int argc, char **argv)
 			close(l);
 		return 1;
 	}
+	if (fr_nice && setpriority(PRIO_PROCESS, (id_t)d.pid, fr_nice) != 0)
+		fprintf(stderr, "bench_latency: cannot renice flowringd: %s\n", strerror(errno));
 	int rc = fr_phase_run(&d, l, ntohs(sa.sin_port), n, gap_us, 0);
 	if (!rc && load)
 		rc = fr_phase_run(&d, l, ntohs(sa.sin_port), n, gap_us, load);
