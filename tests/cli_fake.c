@@ -395,3 +395,15 @@ void assert_json_field(const char *obj, const char *key, const char *want)
 	if (strcmp(v, want) != 0)
 		fail_msg("%s: want %s, got '%s' in %s", key, want, v, obj);
 }
+
+int fake_producer_group_setup(void **state)
+{
+	(void)state;
+	return fake_producer_start();
+}
+
+int fake_producer_group_teardown(void **state)
+{
+	(void)state;
+	return fake_producer_stop();
+}

@@ -62,6 +62,10 @@ int fake_producer_start(void);
 /* Stop the thread, close the server, retire every region and remove the temp dir: group teardown. */
 int fake_producer_stop(void);
 
+/* The two above as cmocka group fixtures (state unused): one fake producer per test file. */
+int fake_producer_group_setup(void **state);
+int fake_producer_group_teardown(void **state);
+
 /* The fake's events region (test thread only). events_make (re)creates it with this capacity; a
  * second call retires the first, so the name gets a new generation. */
 extern struct fr_events_writer ev;

@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 static void test_bad_usage_exits_2_with_a_message(void **state)
 {
 	static const struct {
@@ -81,5 +67,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_usage_exits_2_with_a_message),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 static void test_conns_json_lines_carry_the_known_records(void **state)
 {
 	char line[2048];
@@ -168,5 +154,5 @@ int main(void)
 		cmocka_unit_test(test_conns_keep_leaves_the_client_registered),
 		cmocka_unit_test(test_conns_without_daemon_exits_1_naming_the_socket),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

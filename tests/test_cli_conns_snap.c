@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 /* The publish interval the fake got in the last REGISTER of id (-2: no such client). */
 static int64_t registered_interval(const char *id)
 {
@@ -203,5 +189,5 @@ int main(void)
 		cmocka_unit_test(test_conns_watch_with_publish_interval_shows_published_snapshots_without_asking),
 		cmocka_unit_test(test_conns_with_another_shm_dir_than_the_daemon_exits_1),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

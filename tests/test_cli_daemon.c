@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 static void test_clients_and_dump_print_the_daemon_lists(void **state)
 {
 	char line[512];
@@ -69,5 +55,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clients_and_dump_print_the_daemon_lists),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 static void test_events_count_prints_exactly_n_from_the_oldest(void **state)
 {
 	char line[2048], want[16];
@@ -149,5 +135,5 @@ int main(void)
 		cmocka_unit_test(test_events_without_producer_exits_1_naming_the_region),
 		cmocka_unit_test(test_events_of_a_dead_producer_prints_its_records_and_says_so),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

@@ -23,20 +23,6 @@
 
 extern char **environ;
 
-/* ---- fixtures ---- */
-
-static int setup(void **state)
-{
-	(void)state;
-	return fake_producer_start();
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return fake_producer_stop();
-}
-
 static void stats_fixture(void)
 {
 	events_make(EV_CAP);
@@ -109,5 +95,5 @@ int main(void)
 		cmocka_unit_test(test_stats_json_is_one_object),
 		cmocka_unit_test(test_prometheus_escapes_label_values),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_producer_group_setup, fake_producer_group_teardown);
 }

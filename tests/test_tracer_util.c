@@ -82,21 +82,27 @@ void fr_test_require_root(const char *prog)
 	}
 }
 
-struct fr_tracer *fr_test_tracer(struct fr_col *col, uint32_t netns, uint32_t ringbuf_bytes)
+struct fr_tracer *fr_test_tracer_opts(struct fr_col *col, struct fr_tracer_opts o)
 {
-	struct fr_tracer_opts o;
 	struct fr_tracer *t;
 
-	fr_tracer_opts_init(&o);
 	o.on_closed = fr_col_cb;
 	o.on_port = fr_col_port_cb;
 	o.ctx = col;
-	o.netns = netns;
-	if (ringbuf_bytes)
-		o.ringbuf_bytes = ringbuf_bytes;
 	if (fr_tracer_open(&o, &t))
 		return NULL;
 	return t;
+}
+
+struct fr_tracer *fr_test_tracer(struct fr_col *col, uint32_t netns, uint32_t ringbuf_bytes)
+{
+	struct fr_tracer_opts o;
+
+	fr_tracer_opts_init(&o);
+	o.netns = netns;
+	if (ringbuf_bytes)
+		o.ringbuf_bytes = ringbuf_bytes;
+	return fr_test_tracer_opts(col, o);
 }
 
 const struct fr_conn *fr_col_find(const struct fr_col *col, int type, uint16_t sport, uint16_t dport)

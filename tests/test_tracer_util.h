@@ -39,6 +39,9 @@ void fr_test_require_root(const char *prog);
 /* Open a tracer collecting closed records and port events into col. */
 struct fr_tracer *fr_test_tracer(struct fr_col *col, uint32_t netns, uint32_t ringbuf_bytes);
 
+/* The same with o's settings (its callbacks and ctx are replaced by the collector's). */
+struct fr_tracer *fr_test_tracer_opts(struct fr_col *col, struct fr_tracer_opts o);
+
 /* Find the closed record of (type, sport, dport); NULL if none. */
 const struct fr_conn *fr_col_find(const struct fr_col *col, int type, uint16_t sport, uint16_t dport);
 

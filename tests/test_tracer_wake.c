@@ -80,16 +80,12 @@ static int fr_one_close_in_ns(void)
 static struct fr_tracer *fr_wake_tracer(struct fr_col *col, bool wake_idle)
 {
 	struct fr_tracer_opts o;
-	struct fr_tracer *t;
 
 	fr_tracer_opts_init(&o);
-	o.on_closed = fr_col_cb;
-	o.on_port = fr_col_port_cb;
-	o.ctx = col;
 	o.netns = g_ino;
 	o.seed = false;
 	o.wake_idle = wake_idle;
-	return fr_tracer_open(&o, &t) ? NULL : t;
+	return fr_test_tracer_opts(col, o);
 }
 
 /* Drain, then make one connection in the namespace while nothing reads, and report whether the ring buffer's
