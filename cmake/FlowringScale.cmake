@@ -19,7 +19,7 @@ fr_strict_target(fr_bench_daemon)
 # bench_ingest (cmake/FlowringProducer.cmake) shares the helper; the plain signature matches its own call there.
 target_link_libraries(bench_ingest fr_bench_daemon)
 
-add_executable(bench_scale ${FR_SCALE_TOP}/bench/bench_scale.c)
+add_executable(bench_scale ${FR_SCALE_TOP}/bench/bench_scale.c ${FR_SCALE_TOP}/bench/scale_build.c)
 # tracer_private.h: the fd of the active-TCP map, which tracer.h does not expose
 target_include_directories(bench_scale PRIVATE ${FR_BPF_OUT} ${FR_SCALE_TOP}/bpf)
 target_link_libraries(bench_scale fr_bench_daemon flowring_consumer Threads::Threads)
