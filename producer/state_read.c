@@ -294,6 +294,16 @@ long fr_state_read_sp(struct fr_state *st, const char *id, uint64_t now_ns, cons
 	/* scratch: the keys admitted by this read (in array order), then steps 2 and 3's pointers */
 	if (scratch_fit(st, n_active + (cl->n_seen > cl->n_closed ? cl->n_seen : cl->n_closed) + 1) < 0)
 		return -ENOMEM;
+	/* Room for the active keys at once: growing through each power of two rehashes the whole table
+	 * each time, inside the read (70-150 ms at 2^18-2^19 keys, a stall of the daemon's loop thread:
+	 * docs/benchmarks/scale.md (f)), while one grow of a table that holds few keys is an allocation
+	 * whose pages fault in as the keys arrive. ck_hs_grow rebuilds the table unless its capacity is
+	 * strictly larger than asked, and rounds the size up to a power of two: asking for one slot less
+	 * than the power of two we want makes it a no-op once the table has that size. Best effort: if
+	 * it fails, the puts grow the table as before. */
+	if (n_active > ck_hs_count(&cl->seen))
+		ck_hs_grow(&cl->seen,
+			   table_size_for(n_active < st->cfg.max_tracked ? n_active : st->cfg.max_tracked) - 1);
 	cl->gen++;
 	seen_before = cl->n_seen;
 	/* Keys that stop being active are only forgotten after this pass, so it may admit up to
