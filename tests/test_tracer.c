@@ -301,6 +301,11 @@ static void test_netns_connection_carries_inode_and_counts_retransmits_under_los
 		snprintf(pb, sizeof(pb), "/run/netns/%s", b);
 		ia = fr_netns_inode(pa);
 		ib = fr_netns_inode(pb);
+		/* Both ends' closes before the namespaces go: under this loss a FIN can need retransmits after
+		 * the processes exited, and deleting a namespace destroys its remaining sockets without the
+		 * TCP_CLOSE transition the records come from. */
+		fr_col_wait(g_t, &g_col, FR_CONN_TCP, r.cport, r.sport, 15000);
+		fr_col_wait(g_t, &g_col, FR_CONN_TCP, r.sport, r.cport, 15000);
 		fr_sh("ip netns del %s; ip netns del %s", a, b);
 		assert_true(ia && ib && ia != g_netns && ib != ia);
 		fr_check_tcp_pair(&r, ia, ib, false);
