@@ -40,7 +40,6 @@
 #include "daemon.h"
 #include "portmap.h"
 #include "state.h"
-#include "tracer.h"
 
 /* A queue grown beyond this many records is freed when its build ends: bursts do not pin tens of MiB. */
 #define FR_DAEMON_DEFER_KEEP 16384u
@@ -108,8 +107,6 @@ void fr_daemon_store_closed(struct fr_daemon *d, const struct fr_conn *c)
 
 void fr_daemon_pump(struct fr_daemon *d)
 {
-	int n;
-
 	d->pump_countdown = FR_DAEMON_PUMP_EVERY;
 	if (!d->building || d->pump_disabled)
 		return;
@@ -123,12 +120,9 @@ void fr_daemon_pump(struct fr_daemon *d)
 		return;
 	}
 	d->pumps++;
-	n = fr_tracer_consume(d->tracer);
-	if (n < 0)
-		return; /* logged by the tracer; the loop's next drain retries */
-	/* readers waiting on the futex wake now, not when the build ends (one syscall, only if something was
-	 * published) */
-	fr_events_flush_sp(&d->events);
+	/* the loop's own drain: readers waiting on the futex wake now, not when the build ends, and a record
+	 * left half-written arms the fast drain timer; a failure is logged and the next drain retries */
+	fr_daemon_drain(d);
 }
 
 void fr_daemon_pump_tick(struct fr_daemon *d)
